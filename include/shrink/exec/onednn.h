@@ -1,0 +1,119 @@
+#pragma once
+/// \file
+/// The oneDNN runtime: a fast `Executor` for fp32 and int8 inference on x86 CPUs.
+///
+/// The executor compiles a Graph once into a plan and runs the plan. Convolutions, MatMul and
+/// Gemm become oneDNN primitives with fused post-ops (bias, activations, a residual Add, scalar
+/// scaling); pooling, normalization, softmax, element-wise and broadcasting binary ops, Concat,
+/// Transpose, QuantizeLinear and DequantizeLinear run on oneDNN too. Quantized graphs in ONNX QDQ
+/// form (`DequantizeLinear -> Conv/MatMul/Gemm -> [activation] -> [Add] -> QuantizeLinear`)
+/// become u8/s8 primitives with per-channel weight scales that stay int8 from one layer to the
+/// next. Every other op runs on its reference kernel, one node at a time. docs/runtime.md lists
+/// the patterns, the layouts and the accuracy contract.
+///
+/// ```cpp
+/// shrink::OneDnnExecutor exec({/*threads=*/2});
+/// std::vector<shrink::Tensor> out = exec.run(graph, {input});  // plans on the first call
+/// out = exec.run(graph, {other_input});                        // reuses the plan
+/// ```
+///
+/// An executor is not thread-safe: use one executor per thread.
+
+#include "shrink/ir/interfaces.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shrink {
+
+/// Options of the oneDNN runtime.
+struct OneDnnOptions {
+  /// Worker threads for one `run`; 0 uses every core the process may run on.
+  int threads = 0;
+  /// Runs QDQ patterns as int8 primitives. When false, QDQ graphs run through the fp32 paths
+  /// (QuantizeLinear/DequantizeLinear as separate steps), which is slower but still exact to the
+  /// reference semantics.
+  bool int8 = true;
+  /// Lets oneDNN pick blocked layouts for convolutions and keeps them between oneDNN steps. When
+  /// false every value is kept in plain row-major layout (useful for debugging).
+  bool blocked_layouts = true;
+  /// How many compiled plans (graph, version, input shapes, threads, fetch list) are kept.
+  int plan_cache_size = 4;
+};
+
+/// One step of a compiled plan, for tests, reports and debugging.
+struct OneDnnStepInfo {
+  /// What runs: "conv", "int8 conv", "matmul", "int8 matmul", "pool", "int8 pool", "eltwise",
+  /// "binary", "softmax", "layernorm", "batchnorm", "concat", "transpose", "quantize",
+  /// "dequantize" or "reference" (the reference kernel of one node).
+  std::string kind;
+  /// The graph nodes the step covers, in program order (a fused step covers several).
+  std::vector<std::string> nodes;
+  /// Post-ops fused into the step, in order ("bias", "relu", "sum", "gelu_erf", "requantize",
+  /// "batchnorm-folded", ...).
+  std::vector<std::string> post_ops;
+  /// The oneDNN implementation that runs the step (e.g. "brgconv:avx512_core"), once the step
+  /// ran; empty for reference steps.
+  std::string implementation;
+  /// Why a oneDNN step runs its nodes on reference kernels instead, when oneDNN rejected it.
+  std::string fallback_reason;
+  /// Wall time spent in this step over every run of the plan but the first (which also creates
+  /// the primitives and packs the weights), in seconds, for profiling.
+  double seconds = 0.0;
+};
+
+/// Statistics of the most recently used plan.
+struct OneDnnPlanInfo {
+  std::vector<OneDnnStepInfo> steps; ///< Steps in execution order.
+  int64_t folded_nodes = 0; ///< Nodes evaluated once at planning because their inputs are constant.
+  int64_t dead_nodes = 0;   ///< Nodes skipped because nothing needs their outputs.
+  int64_t pool_buffers = 0; ///< Activation buffers the plan owns (reused across steps and runs).
+  int64_t pool_bytes = 0;   ///< Bytes of those buffers.
+  int64_t runs = 0;         ///< How many times the plan ran.
+  /// Number of steps whose `kind` is `kind`.
+  int64_t count(const std::string& kind) const;
+  /// A table of the steps, one per line, for printing.
+  std::string str() const;
+};
+
+/// Executes graphs with oneDNN; see the file comment.
+class OneDnnExecutor : public Executor {
+public:
+  /// Creates an executor; no plan is made until the first `run`.
+  explicit OneDnnExecutor(OneDnnOptions options = {});
+  ~OneDnnExecutor() override;
+  OneDnnExecutor(const OneDnnExecutor&) = delete;
+  OneDnnExecutor& operator=(const OneDnnExecutor&) = delete;
+
+  /// "onednn".
+  std::string name() const override;
+  /// Runs `graph` (see `Executor::run`). Verifies the graph (throws `VerifyError` with every
+  /// diagnostic) and checks the inputs (count, dtype, rank, known and symbolic dimensions) before
+  /// anything runs. Plans on the first call for a given graph, graph version, set of input
+  /// shapes, thread count and fetch list, and reuses that plan afterwards.
+  std::vector<Tensor> run(const Graph& graph, const std::vector<Tensor>& inputs,
+                          const std::vector<std::string>& fetch = {}) override;
+
+  /// The options in use.
+  const OneDnnOptions& options() const;
+  /// Sets the number of threads (0 for all cores). Takes effect at the next `run`, which plans
+  /// anew for the new thread count.
+  void set_threads(int threads);
+  /// The number of threads a `run` uses now (resolves 0 to the core count).
+  int threads() const;
+  /// How many plans this executor has compiled so far (a plan reused from the cache does not
+  /// count). Tests use it to check that plans are reused and invalidated as documented.
+  int64_t plans_compiled() const;
+  /// The steps of the plan used by the last `run`; empty before the first run.
+  OneDnnPlanInfo plan_info() const;
+  /// Drops every cached plan (their primitives, packed weights and buffers).
+  void clear_cache();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace shrink
