@@ -2,6 +2,8 @@
 
 #include "cli.h"
 
+#include "shrink/compress/dependency.h"
+
 #include "shrink/core/error.h"
 #include "shrink/io/model.h"
 #include "shrink/ir/dot.h"
@@ -26,6 +28,9 @@ MODEL is a .onnx file or a .mir file (IR text).
 options:
   --cleanup          run the lossless cleanup pipeline first (const-fold, fold-batchnorm, fuse, dce)
   --pipeline TEXT    run this pass pipeline first (e.g. "fold-batchnorm,dce")
+  --dim NAME=SIZE    count FLOPs with symbolic dimension NAME at SIZE (repeatable; e.g.
+                     --dim T=128 for a sequence model; unbound symbols count as 1)
+  --prune-groups     list the groups of coupled channels / heads structured pruning sees
   --print            also print the graph in the IR text form
   --dot FILE         write the graph as Graphviz DOT to FILE
   --json             machine-readable output
@@ -41,7 +46,7 @@ std::string io_list(const std::vector<Value*>& values) {
 } // namespace
 
 int cmd_info(const std::vector<std::string>& argv) {
-  Args args(argv, {"cleanup", "print", "json", "help"}, {"pipeline", "dot"});
+  Args args(argv, {"cleanup", "print", "json", "prune-groups", "help"}, {"pipeline", "dot", "dim"});
   if (args.flag("help")) {
     std::cout << kInfoHelp;
     return kExitOk;
@@ -62,7 +67,22 @@ int cmd_info(const std::vector<std::string>& argv) {
   } catch (const std::exception& e) {
     shape_note = e.what();
   }
-  GraphStats s = graph_stats(graph);
+  SymbolSizes sizes;
+  for (const std::string& d : args.values("dim")) {
+    const size_t eq = d.find('=');
+    int64_t size = -1;
+    try {
+      if (eq != std::string::npos) size = std::stoll(d.substr(eq + 1));
+    } catch (const std::exception&) {
+    }
+    if (eq == std::string::npos || eq == 0 || size <= 0)
+      throw UsageError{"--dim expects NAME=SIZE with a positive size, got '" + d + "'"};
+    sizes[d.substr(0, eq)] = size;
+  }
+  GraphStats s = graph_stats(graph, sizes);
+  std::string per = "per sample";
+  for (const auto& [name, size] : sizes)
+    per += (per == "per sample" ? " at " : ", ") + name + "=" + std::to_string(size);
 
   if (args.has("dot")) {
     std::ofstream out(args.value("dot"));
@@ -97,13 +117,14 @@ int cmd_info(const std::vector<std::string>& argv) {
             << "parameters  " << human_count(static_cast<double>(s.parameters)) << " ("
             << s.parameters << ")\n"
             << "size        " << human_bytes(static_cast<double>(s.parameter_bytes)) << "\n"
-            << "FLOPs       " << human_count(static_cast<double>(s.flops)) << " per sample"
+            << "FLOPs       " << human_count(static_cast<double>(s.flops)) << " " << per
             << (s.complete ? "" : " (lower bound: some shapes are unknown)") << "\n"
             << "ops        ";
   for (const auto& [op, n] : s.ops)
     std::cout << " " << op << " x" << n;
   std::cout << "\n";
   if (!shape_note.empty()) std::cout << "note: shape inference failed: " << shape_note << "\n";
+  if (args.flag("prune-groups")) std::cout << "\n" << describe_groups(find_prune_groups(graph));
   if (args.flag("print")) std::cout << "\n" << print(graph);
   return kExitOk;
 }

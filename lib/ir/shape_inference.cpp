@@ -19,6 +19,13 @@ std::optional<Dim> broadcast_dim(const Dim& a, const Dim& b) {
   // size, so the result is that size either way.
   if (a.is_known()) return a;
   if (b.is_known()) return b;
+  // A symbol against an unknown dimension: the unknown must be 1 or the symbol's value, so the
+  // result is the symbol -- unless the symbol itself is 1 at run time, which symbols that name
+  // data dimensions (batch, sequence) are assumed not to be broadcast as. Exporters produce this
+  // pair whenever a constant table is sliced to a symbolic length (`pos[:, :T]`); keeping the
+  // symbol keeps the rest of the graph's shapes known. Two different symbols stay unknown.
+  if (a.is_symbolic() && !b.is_symbolic()) return a;
+  if (b.is_symbolic() && !a.is_symbolic()) return b;
   return Dim::unknown();
 }
 

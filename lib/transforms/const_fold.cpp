@@ -17,19 +17,27 @@ namespace {
 const char* const kSummary = "Evaluates nodes whose inputs are all constant (and shapes that are "
                              "statically known) and replaces them with initializers.";
 
+/// One element of a partially known shape tensor: its value when known, else the (symbolic or
+/// unknown) dimension it was read from.
+struct PartialElem {
+  std::optional<int64_t> value;
+  Dim dim = Dim::unknown();
+};
+
 /// A small i64 tensor (a shape or part of one) whose elements may be unknown: what `Shape` of a
 /// value with symbolic dimensions gives.
 struct PartialInts {
   Shape shape;
-  std::vector<std::optional<int64_t>> elems;
+  std::vector<PartialElem> elems;
 
   bool all_known() const {
-    return std::all_of(elems.begin(), elems.end(), [](const auto& e) { return e.has_value(); });
+    return std::all_of(elems.begin(), elems.end(),
+                       [](const auto& e) { return e.value.has_value(); });
   }
   Tensor to_tensor() const {
     std::vector<int64_t> v;
     for (const auto& e : elems)
-      v.push_back(*e);
+      v.push_back(*e.value);
     return Tensor::from_vector<int64_t>(shape, v);
   }
 };
@@ -62,7 +70,7 @@ std::optional<PartialInts> shape_of_type(const Node& node) {
   PartialInts p;
   for (int64_t d = start; d < end; ++d) {
     const Dim& dim = (*t.dims)[static_cast<size_t>(d)];
-    p.elems.push_back(dim.is_known() ? std::optional<int64_t>(dim.value) : std::nullopt);
+    p.elems.push_back({dim.is_known() ? std::optional<int64_t>(dim.value) : std::nullopt, dim});
   }
   p.shape = {static_cast<int64_t>(p.elems.size())};
   return p;
@@ -198,6 +206,7 @@ private:
   }
 
   void try_fold_shape(Node* node) {
+    if (node->op() == "Reshape") try_fold_reshape_target(node);
     std::optional<PartialInts> result;
     if (node->op() == "Shape") {
       result = shape_of_type(*node);
@@ -213,6 +222,41 @@ private:
     partial_[node->output(0)] = std::move(*result);
   }
 
+  /// Replaces a Reshape target computed from shapes (`x.view(x.size(0), x.size(1), 4, 32)`
+  /// exports as Shape -> Gather -> Unsqueeze -> Concat) by a constant: an entry read from a
+  /// dimension that equals the input's dimension at the same index becomes 0 (copy), and one
+  /// remaining unknown entry becomes -1 (inferred from the element count).
+  void try_fold_reshape_target(Node* node) {
+    if (node->num_inputs() < 2 || constant_value(node->input(1))) return;
+    auto p = partial_.find(node->input(1));
+    if (p == partial_.end() || p->second.shape.size() != 1) return;
+    const TensorType& x = node->input(0)->type();
+    const bool allowzero = node->attr_int("allowzero", 0) != 0;
+    std::vector<int64_t> target;
+    int unknown = 0;
+    for (size_t i = 0; i < p->second.elems.size(); ++i) {
+      const PartialElem& e = p->second.elems[i];
+      if (e.value) {
+        // Literal entries keep their meaning; a literal -1 takes the one inferred slot.
+        target.push_back(*e.value);
+        if (*e.value == -1) ++unknown;
+      } else if (!allowzero && x.ranked() && i < x.dims->size() && e.dim.is_symbolic() &&
+                 (*x.dims)[i] == e.dim) {
+        target.push_back(0);
+      } else {
+        target.push_back(-1);
+        ++unknown;
+      }
+    }
+    if (unknown > 1) return;
+    Value* c = graph_.add_initializer(
+        graph_.fresh_name(node->input(1)->name() + "_folded"),
+        Tensor::from_vector<int64_t>({static_cast<int64_t>(target.size())}, target));
+    graph_.set_input(node, 1, c);
+    result_.stats["reshapes_folded"] += 1;
+    result_.changed = true;
+  }
+
   /// Evaluates a data-movement node on tensors of element ids to learn which known elements
   /// its output holds.
   std::optional<PartialInts> propagate(Node* node, const std::vector<int>& data) {
@@ -220,7 +264,7 @@ private:
     std::vector<Tensor> id_tensors;
     id_tensors.reserve(static_cast<size_t>(node->num_inputs()));
     std::vector<const Tensor*> inputs;
-    std::vector<std::optional<int64_t>> table;
+    std::vector<PartialElem> table;
     bool any_partial = false;
     for (int i = 0; i < node->num_inputs(); ++i) {
       const Value* in = node->input(i);
@@ -236,7 +280,7 @@ private:
         continue;
       }
       Shape shape;
-      std::vector<std::optional<int64_t>> elems;
+      std::vector<PartialElem> elems;
       if (p != partial_.end()) {
         shape = p->second.shape;
         elems = p->second.elems;
@@ -244,7 +288,7 @@ private:
       } else if (c && c->dtype() == DType::i64 && c->rank() <= 1) {
         shape = c->shape();
         for (int64_t k = 0; k < c->numel(); ++k)
-          elems.push_back(c->data<int64_t>()[k]);
+          elems.push_back({c->data<int64_t>()[k], Dim::known(c->data<int64_t>()[k])});
       } else {
         return std::nullopt;
       }
@@ -301,6 +345,7 @@ PassResult ConstFoldPass::run(Graph& graph, PassContext& ctx) {
   PassResult result;
   result.stats["folded"] = 0;
   result.stats["shapes_folded"] = 0;
+  result.stats["reshapes_folded"] = 0;
   Folder(graph, options_, result).run();
   return result;
 }

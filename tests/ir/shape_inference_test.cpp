@@ -111,7 +111,9 @@ TEST_CASE("broadcast_dim follows numpy and keeps symbols", "[ir][shapes]") {
   CHECK(*broadcast_dim(n, five) == five);
   CHECK(*broadcast_dim(five, n) == five);
   CHECK(*broadcast_dim(n, m) == Dim::unknown());
-  CHECK(*broadcast_dim(n, Dim::unknown()) == Dim::unknown());
+  CHECK(*broadcast_dim(n, Dim::unknown()) == n);
+  CHECK(*broadcast_dim(Dim::unknown(), n) == n);
+  CHECK(*broadcast_dim(Dim::unknown(), Dim::unknown()) == Dim::unknown());
   CHECK(*broadcast_dim(Dim::unknown(), five) == five);
   CHECK(*broadcast_dim(five, five) == five);
   CHECK_FALSE(broadcast_dim(five, Dim::known(3)));

@@ -139,3 +139,40 @@ TEST_CASE("const-fold moves Constant nodes of any size to initializers", "[trans
   REQUIRE(g.find_value("c")->is_initializer());
   CHECK(g.find_value("c")->initializer().shares_storage(big));
 }
+
+TEST_CASE("const-fold turns Reshape targets read from symbolic shapes into 0 / -1 constants",
+          "[transforms]") {
+  // x.view(x.size(0), x.size(1), 2, 4) as PyTorch exports it, with symbolic N and T.
+  Graph g = parse(R"(graph @main(%x: f32[N,T,8]) {
+  %i0 = const i64[] [0]
+  %i1 = const i64[] [1]
+  %axes = const i64[1] [0]
+  %heads = const i64[1] [2]
+  %dim = const i64[1] [4]
+  %s = Shape(%x) : i64[3]
+  %n = Gather(%s, %i0) {axis=0} : i64[]
+  %t = Gather(%s, %i1) {axis=0} : i64[]
+  %n1 = Unsqueeze(%n, %axes) : i64[1]
+  %t1 = Unsqueeze(%t, %axes) : i64[1]
+  %target = Concat(%n1, %t1, %heads, %dim) {axis=0} : i64[4]
+  %y = Reshape(%x, %target) : f32[N,T,2,4]
+  %minus = const i64[1] [-1]
+  %flat = Concat(%n1, %minus) {axis=0} : i64[2]
+  %z = Reshape(%y, %flat) : f32[N,?]
+  return %y, %z
+}
+)");
+  Graph before = g.clone();
+  PassResult r = fold(g);
+  CHECK(r.stats.at("reshapes_folded") == 2);
+  const Node* y = g.find_value("y")->producer();
+  REQUIRE(y->input(1)->is_initializer());
+  CHECK(y->input(1)->initializer().to_doubles() == std::vector<double>{0, 0, 2, 4});
+  // x.view(x.size(0), -1): the literal -1 stays the inferred entry.
+  const Node* z = g.find_value("z")->producer();
+  REQUIRE(z->input(1)->is_initializer());
+  CHECK(z->input(1)->initializer().to_doubles() == std::vector<double>{0, -1});
+  infer_shapes(g);
+  CHECK(print_type(g.find_value("y")->type()) == "f32[N,T,2,4]");
+  CHECK(testing::max_output_error(before, g, 3) < 1e-6);
+}

@@ -25,8 +25,9 @@ void infer_shapes(Graph& graph);
 
 /// Broadcasts two dimensions with numpy rules, or returns nullopt when they cannot broadcast
 /// (two different known sizes, neither 1). A symbol broadcast with itself or with 1 stays the
-/// symbol; a symbol or unknown broadcast with a known size other than 1 gives that size; two
-/// different symbols, or a symbol and an unknown, give an unknown dimension.
+/// symbol; a symbol or unknown broadcast with a known size other than 1 gives that size; a
+/// symbol broadcast with an unknown dimension gives the symbol (symbols are assumed not to be
+/// broadcast as 1 against a larger dimension); two different symbols give an unknown dimension.
 std::optional<Dim> broadcast_dim(const Dim& a, const Dim& b);
 
 /// Broadcasts two shapes with numpy rules (aligned at the last dimension), or returns nullopt
