@@ -7,11 +7,11 @@
 // examples/models/README.md (`shrink eval`).
 
 #include "shrink/core/error.h"
-#include "shrink/exec/evaluate.h"
 #include "shrink/exec/onednn.h"
 #include "shrink/exec/reference.h"
 #include "shrink/io/datasets.h"
 #include "shrink/io/onnx.h"
+#include "shrink/ir/evaluate.h"
 #include "shrink/ir/verifier.h"
 
 #include <catch2/catch.hpp>

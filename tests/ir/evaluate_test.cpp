@@ -1,6 +1,6 @@
 // Metrics against hand-computed values, and evaluate() with the reference executor on tiny
 // graphs built here.
-#include "shrink/exec/evaluate.h"
+#include "shrink/ir/evaluate.h"
 
 #include "shrink/core/error.h"
 #include "shrink/exec/reference.h"

@@ -1,4 +1,4 @@
-#include "shrink/exec/evaluate.h"
+#include "shrink/ir/evaluate.h"
 
 #include "shrink/core/error.h"
 #include "shrink/ir/graph.h"
