@@ -1,0 +1,600 @@
+// The quantizer behind `quantize` and `analyze-sensitivity`: finds the layers, calibrates them
+// once, and rewrites any subset of them into QDQ form.
+#include "quantize_internal.h"
+
+#include "lowrank_internal.h"
+
+#include "shrink/compress/lowrank.h"
+#include "shrink/core/error.h"
+#include "shrink/ir/evaluate.h"
+#include "shrink/ir/shape_inference.h"
+
+#include <Eigen/Cholesky>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace shrink::quant_detail {
+
+namespace {
+
+const char* const kWho = "pass 'quantize'";
+
+std::string layer_label(const LayerInfo& l) {
+  return "node '" + l.node + "' (" + l.op + ")";
+}
+
+const Tensor* f32_constant(const Value* v) {
+  const Tensor* t = v ? constant_value(v) : nullptr;
+  return t && t->dtype() == DType::f32 && v->is_initializer() ? t : nullptr;
+}
+
+/// Fills `l` for node `n`; false when `n` is not a Conv/Gemm/MatMul.
+bool analyze(const Node& n, const QuantizeOptions& o, LayerInfo& l) {
+  const std::string& op = n.op();
+  if (op != "Conv" && op != "Gemm" && op != "MatMul") return false;
+  l.node = n.name();
+  l.op = op;
+  const Value* x = n.input(0);
+  const Value* w = n.input(1);
+  const Tensor* wt = f32_constant(w);
+  if (!x || !wt) {
+    l.reason = "its weight is not a constant f32 initializer";
+    return op != "MatMul"; // activation x activation MatMuls are not layers
+  }
+  if (constant_value(x)) {
+    l.reason = "its input is a constant";
+    return true;
+  }
+  l.act = x->name();
+  l.weight = w->name();
+  const Shape& s = wt->shape();
+  if (op == "Conv") {
+    if (wt->rank() < 3) {
+      l.reason = "its weight has rank " + std::to_string(wt->rank());
+      return true;
+    }
+    l.weight_axis = 0;
+    l.rows = s[0];
+    l.cols = wt->numel() / s[0];
+  } else if (op == "Gemm") {
+    if (wt->rank() != 2) return true;
+    const bool tb = n.attr_int("transB", 0) != 0;
+    l.trans_a = n.attr_int("transA", 0) != 0;
+    l.k_major = !tb;
+    l.weight_axis = tb ? 0 : 1;
+    l.rows = tb ? s[0] : s[1];
+    l.cols = tb ? s[1] : s[0];
+  } else {
+    if (wt->rank() != 2) {
+      l.reason = "its weight is not a matrix";
+      return true;
+    }
+    l.k_major = true;
+    l.weight_axis = 1;
+    l.rows = s[1];
+    l.cols = s[0];
+  }
+  const Value* b = n.input(2);
+  if (op != "MatMul" && b) {
+    const Tensor* bt = f32_constant(b);
+    if (bt && bt->rank() == 1 && bt->numel() == l.rows &&
+        (op == "Conv" || n.attr_float("beta", 1.f) == 1.f))
+      l.bias = b->name();
+  }
+  if (o.mode == "weight-only") {
+    if (op == "Conv") {
+      l.reason = "weight-only mode quantizes Gemm and MatMul layers";
+      return true;
+    }
+    if (wt->numel() < o.min_elements) {
+      l.reason = "its weight has " + std::to_string(wt->numel()) +
+                 " elements, fewer than "
+                 "min_elements=" +
+                 std::to_string(o.min_elements);
+      return true;
+    }
+  }
+  l.eligible = true;
+  return true;
+}
+
+[[noreturn]] void no_match(const std::string& key, const std::string& pat,
+                           const std::vector<LayerInfo>& layers) {
+  std::string names;
+  size_t shown = 0;
+  for (const LayerInfo& l : layers) {
+    if (!l.eligible) continue;
+    if (shown == 12) {
+      names += ", ...";
+      break;
+    }
+    names += (shown++ ? ", " : "") + l.node;
+  }
+  throw RecipeError(
+      std::string(kWho) + ": " + key + " pattern '" + pat + "' matches no quantizable layer" +
+      (names.empty() ? std::string(" (the graph has none)") : " (they are: " + names + ")"));
+}
+
+Tensor scalar_of(DType dtype, int32_t v) {
+  Tensor t(dtype, {});
+  if (dtype == DType::u8)
+    t.data_mutable<uint8_t>()[0] = static_cast<uint8_t>(v);
+  else
+    t.data_mutable<int8_t>()[0] = static_cast<int8_t>(v);
+  return t;
+}
+
+/// The weight as an out x in matrix.
+Eigen::MatrixXf weight_matrix(const LayerInfo& l, const Tensor& w) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  if (l.k_major) return Eigen::Map<const RowMajor>(w.data<float>(), l.cols, l.rows).transpose();
+  return Eigen::Map<const RowMajor>(w.data<float>(), l.rows, l.cols);
+}
+
+/// Erases initializers nothing uses any more.
+void erase_if_unused(Graph& g, const std::string& name) {
+  Value* v = g.find_value(name);
+  if (v && v->is_initializer() && v->uses().empty() && !g.is_output(v)) g.erase_value(v);
+}
+
+double weight_sqnr(const Eigen::MatrixXf& w, const Eigen::MatrixXf& wq) {
+  const double sig = w.cast<double>().squaredNorm();
+  const double noise = (w - wq).cast<double>().squaredNorm();
+  if (noise <= 0) return 200.0;
+  return 10.0 * std::log10(sig / noise);
+}
+
+/// Marks projection shortcuts: `Add(layer_a(...), layer_b(...))` where both inputs are single-use
+/// outputs of layers; the later layer's output gets quantized (see `LayerInfo::residual`).
+void find_residuals(const Graph& g, std::vector<LayerInfo>& layers) {
+  std::map<std::string, size_t> by_node;
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].eligible) by_node[layers[i].node] = i;
+  std::map<const Node*, size_t> order;
+  for (const Node* n : g.nodes())
+    order[n] = order.size();
+  for (const Node* n : g.nodes()) {
+    if (n->op() != "Add" || n->num_inputs() != 2) continue;
+    const Value* a = n->input(0);
+    const Value* b = n->input(1);
+    auto layer_output = [&](const Value* v) -> const Node* {
+      const Node* p = v ? v->producer() : nullptr;
+      if (!p || !by_node.count(p->name()) || v->uses().size() != 1 || g.is_output(v))
+        return nullptr;
+      return p;
+    };
+    const Node* pa = layer_output(a);
+    const Node* pb = layer_output(b);
+    if (!pa || !pb) continue;
+    const Node* later = order[pa] > order[pb] ? pa : pb;
+    layers[by_node[later->name()]].residual = later->output()->name();
+  }
+}
+
+} // namespace
+
+Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : options_(options) {
+  const QuantizeOptions& o = options_;
+  for (const Node* n : fp32.nodes()) {
+    LayerInfo l;
+    if (analyze(*n, o, l)) layers_.push_back(std::move(l));
+  }
+  if (o.mode == "static" && o.quantize_residuals) find_residuals(fp32, layers_);
+  for (const auto* list : {&o.include, &o.exclude})
+    for (const std::string& pat : *list)
+      if (std::none_of(layers_.begin(), layers_.end(),
+                       [&](const LayerInfo& l) { return l.eligible && glob_match(pat, l.node); }))
+        no_match(list == &o.include ? "include" : "exclude", pat, layers_);
+  std::vector<std::pair<std::string, CalibMethod>> rules;
+  for (const std::string& r : o.methods) {
+    const size_t eq = r.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+      throw RecipeError(std::string(kWho) + ": option 'methods' entry '" + r +
+                        "' is not of the form pattern=method");
+    rules.emplace_back(r.substr(0, eq), parse_calib_method(r.substr(eq + 1)));
+  }
+  for (const auto& rule : rules)
+    if (std::none_of(layers_.begin(), layers_.end(), [&](const LayerInfo& l) {
+          return l.eligible && glob_match(rule.first, l.node);
+        }))
+      no_match("methods", rule.first, layers_);
+  LayerInfo* last = nullptr;
+  for (LayerInfo& l : layers_) {
+    if (!l.eligible) continue;
+    l.method = parse_calib_method(o.method);
+    for (const auto& rule : rules)
+      if (glob_match(rule.first, l.node)) {
+        l.method = rule.second;
+        break;
+      }
+    if (!o.include.empty() && std::none_of(o.include.begin(), o.include.end(),
+                                           [&](auto& p) { return glob_match(p, l.node); })) {
+      l.reason = "not matched by any include pattern";
+      continue;
+    }
+    auto ex = std::find_if(o.exclude.begin(), o.exclude.end(),
+                           [&](auto& p) { return glob_match(p, l.node); });
+    if (ex != o.exclude.end()) {
+      l.reason = "excluded by pattern '" + *ex + "'";
+      continue;
+    }
+    l.selected = true;
+    last = &l;
+  }
+  if (o.keep_last && last) {
+    last->selected = false;
+    last->reason = "the last layer (keep_last=true)";
+  }
+}
+
+std::vector<std::string> Quantizer::selected() const {
+  std::vector<std::string> out;
+  for (const LayerInfo& l : layers_)
+    if (l.selected) out.push_back(l.node);
+  return out;
+}
+
+int64_t Quantizer::calibrate(const Graph& fp32, PassContext& ctx) {
+  const QuantizeOptions& o = options_;
+  const bool need_acts = o.mode == "static";
+  const bool need_hessians = o.mode == "weight-only" && o.gptq;
+  if (!need_acts && !need_hessians) return 0;
+  if (selected().empty()) return 0;
+  if (!ctx.calibration)
+    throw Error(std::string(kWho) + (need_acts ? " (static int8)" : " with gptq=true") +
+                " needs calibration data (PassContext::calibration): none given");
+  if (!ctx.executor)
+    throw Error(std::string(kWho) +
+                " needs an executor (PassContext::executor) to run the calibration data: none "
+                "given");
+  check_calibration_data(fp32, *ctx.calibration, kWho);
+  if (need_acts) {
+    std::vector<std::string> names;
+    for (const LayerInfo& l : layers_) {
+      if (!l.selected) continue;
+      for (const std::string* v : {&l.act, &l.residual})
+        if (!v->empty() && std::find(names.begin(), names.end(), *v) == names.end())
+          names.push_back(*v);
+    }
+    CalibrationOptions co;
+    co.samples = o.samples;
+    co.batch_size = o.batch_size;
+    co.progress = ctx.progress;
+    const auto stats = calibrate_activations(fp32, *ctx.executor, *ctx.calibration, names, co);
+    const DType dt = o.activations == "s8" ? DType::i8 : DType::u8;
+    for (const LayerInfo& l : layers_) {
+      if (!l.selected) continue;
+      for (const std::string* v : {&l.act, &l.residual}) {
+        // A value read by several layers takes the method of the first of them.
+        if (v->empty() || act_.count(*v)) continue;
+        const QuantRange r =
+            choose_range(stats.at(*v).histogram, l.method, dt == DType::i8, o.percentile);
+        ranges_[*v] = r;
+        act_[*v] = quant_params_for_range(r, dt);
+        act_method_[*v] = l.method;
+      }
+    }
+  } else {
+    using namespace lowrank_detail;
+    std::map<std::string, std::pair<std::string, PatchGeometry>> geometry;
+    for (const LayerInfo& l : layers_) {
+      if (!l.selected) continue;
+      PatchGeometry pg;
+      pg.channels = l.cols;
+      pg.trans_a = l.trans_a;
+      geometry[pg.key(l.act)] = {l.act, pg};
+    }
+    std::map<std::string, SecondMoment> moments;
+    accumulate_moments(fp32, *ctx.executor, *ctx.calibration, o.samples, o.batch_size, geometry,
+                       moments, ctx.progress);
+    for (const LayerInfo& l : layers_) {
+      if (!l.selected) continue;
+      PatchGeometry pg;
+      pg.channels = l.cols;
+      pg.trans_a = l.trans_a;
+      hessians_[l.node] = moments.at(pg.key(l.act)).c;
+    }
+  }
+  return std::min(ctx.calibration->size(), o.samples);
+}
+
+void Quantizer::apply(Graph& g, const std::set<std::string>& layers,
+                      std::map<std::string, QuantLayer>* records) const {
+  if (options_.mode == "weight-only")
+    apply_weight_only(g, layers, records);
+  else
+    apply_static(g, layers, records);
+  infer_shapes(g);
+}
+
+void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
+                             std::map<std::string, QuantLayer>* records) const {
+  const QuantizeOptions& o = options_;
+  std::set<std::string> float_layers;
+  for (const LayerInfo& l : layers_)
+    if (!layers.count(l.node)) float_layers.insert(l.node);
+  // Activations: one Q/DQ pair per value, placed before its first reader.
+  std::set<std::string> done;
+  auto insert_qdq = [&](const std::string& name, const LayerInfo& l) {
+    if (!done.insert(name).second) return;
+    auto pit = act_.find(name);
+    if (pit == act_.end())
+      throw Error(std::string(kWho) + ": " + layer_label(l) + " was not calibrated");
+    const ActivationQuant& q = pit->second;
+    Value* v = g.find_value(name);
+    if (!v) throw Error(std::string(kWho) + ": no value '" + name + "' in the graph");
+    std::vector<Use> uses = v->uses();
+    Node* first = nullptr;
+    for (Node* n : g.nodes()) {
+      if (std::any_of(uses.begin(), uses.end(), [&](const Use& u) { return u.node == n; })) {
+        first = n;
+        break;
+      }
+    }
+    Value* s = g.add_initializer(g.fresh_name(name + "_scale"), Tensor::scalar(q.scale));
+    Value* z = g.add_initializer(g.fresh_name(name + "_zp"), scalar_of(q.dtype, q.zero_point));
+    Value* qv = g.add_op("QuantizeLinear", {v, s, z}, {}, g.fresh_name(name + "_q"), first);
+    Value* dq = g.add_op("DequantizeLinear", {qv, s, z}, {}, g.fresh_name(name + "_dq"), first);
+    for (const Use& u : uses) {
+      const std::string& op = u.node->op();
+      const bool float_reader =
+          float_layers.count(u.node->name()) ||
+          std::find(o.float_ops.begin(), o.float_ops.end(), op) != o.float_ops.end();
+      if (!float_reader) g.set_input(u.node, u.index, dq);
+    }
+  };
+  for (const LayerInfo& l : layers_) {
+    if (!layers.count(l.node)) continue;
+    insert_qdq(l.act, l);
+    if (!l.residual.empty()) insert_qdq(l.residual, l);
+  }
+  // Weights and biases.
+  for (const LayerInfo& l : layers_) {
+    if (!layers.count(l.node)) continue;
+    Node* n = g.find_node(l.node);
+    const Tensor& wt = n->input(1)->initializer();
+    const Eigen::MatrixXf w = weight_matrix(l, wt);
+    Eigen::MatrixXi qi;
+    Eigen::MatrixXf sc;
+    quantize_matrix(w, 8, 0, nullptr, 0.0, qi, sc);
+    // Back to the weight's own layout: out x in matrix element (r, c) is flat index
+    // r * cols + c for out-major weights and c * rows + r for K x N ones.
+    Tensor q(DType::i8, wt.shape());
+    int8_t* pq = q.data_mutable<int8_t>();
+    for (int64_t r = 0; r < l.rows; ++r)
+      for (int64_t c = 0; c < l.cols; ++c)
+        pq[l.k_major ? c * l.rows + r : r * l.cols + c] = static_cast<int8_t>(qi(r, c));
+    std::vector<float> scales(sc.data(), sc.data() + sc.rows());
+    Value* wq = g.add_initializer(g.fresh_name(l.weight + "_q"), q);
+    Value* ws = g.add_initializer(g.fresh_name(l.weight + "_scale"),
+                                  Tensor::from_vector<float>({l.rows}, scales));
+    Value* wz = g.add_initializer(g.fresh_name(l.weight + "_zp"), Tensor(DType::i8, {l.rows}));
+    Value* wdq = g.add_op("DequantizeLinear", {wq, ws, wz}, {{"axis", int64_t{l.weight_axis}}},
+                          g.fresh_name(l.weight + "_dq"), n);
+    g.set_input(n, 1, wdq);
+    erase_if_unused(g, l.weight);
+    const ActivationQuant& aq = act_.at(l.act);
+    if (o.quantize_bias && !l.bias.empty()) {
+      const Tensor& bt = g.find_value(l.bias)->initializer();
+      std::vector<float> bs(static_cast<size_t>(l.rows));
+      std::vector<int32_t> bq(static_cast<size_t>(l.rows));
+      for (int64_t c = 0; c < l.rows; ++c) {
+        bs[c] = aq.scale * scales[c];
+        const double v = std::nearbyint(bt.data<float>()[c] / bs[c]);
+        bq[c] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
+      }
+      Value* bqv = g.add_initializer(g.fresh_name(l.bias + "_q"),
+                                     Tensor::from_vector<int32_t>({l.rows}, bq));
+      Value* bsv = g.add_initializer(g.fresh_name(l.bias + "_scale"),
+                                     Tensor::from_vector<float>({l.rows}, bs));
+      Value* bzv = g.add_initializer(g.fresh_name(l.bias + "_zp"), Tensor(DType::i32, {l.rows}));
+      Value* bdq = g.add_op("DequantizeLinear", {bqv, bsv, bzv}, {{"axis", int64_t{0}}},
+                            g.fresh_name(l.bias + "_dq"), n);
+      g.set_input(n, 2, bdq);
+      erase_if_unused(g, l.bias);
+    }
+    if (records) {
+      QuantLayer& r = (*records)[l.node];
+      r.node = l.node;
+      r.op = l.op;
+      r.quantized = true;
+      r.reason.clear();
+      r.weight_bits = 8;
+      r.group_size = 0;
+      r.activation = aq.dtype == DType::i8 ? "i8" : "u8";
+      r.method = calib_method_name(act_method_.at(l.act));
+      r.weight_scale_min = sc.minCoeff();
+      r.weight_scale_max = sc.maxCoeff();
+      r.act_scale = aq.scale;
+      r.act_zero_point = aq.zero_point;
+      r.act_lo = ranges_.at(l.act).lo;
+      r.act_hi = ranges_.at(l.act).hi;
+      Eigen::MatrixXf deq = qi.cast<float>();
+      for (int64_t row = 0; row < l.rows; ++row)
+        deq.row(row) *= sc(row, 0);
+      r.weight_sqnr_db = weight_sqnr(w, deq);
+    }
+  }
+}
+
+void Quantizer::apply_weight_only(Graph& g, const std::set<std::string>& layers,
+                                  std::map<std::string, QuantLayer>* records) const {
+  const QuantizeOptions& o = options_;
+  const int bits = static_cast<int>(o.bits);
+  for (const LayerInfo& l : layers_) {
+    if (!layers.count(l.node)) continue;
+    Node* n = g.find_node(l.node);
+    const Tensor& wt = n->input(1)->initializer();
+    const Eigen::MatrixXf w = weight_matrix(l, wt);
+    auto h = hessians_.find(l.node);
+    const bool gptq = o.gptq && h != hessians_.end();
+    Eigen::MatrixXi qi;
+    Eigen::MatrixXf sc;
+    quantize_matrix(w, bits, o.group_size, gptq ? &h->second : nullptr, o.damp, qi, sc);
+    Tensor q(DType::i8, wt.shape());
+    int8_t* pq = q.data_mutable<int8_t>();
+    for (int64_t r = 0; r < l.rows; ++r)
+      for (int64_t c = 0; c < l.cols; ++c)
+        pq[l.k_major ? c * l.rows + r : r * l.cols + c] = static_cast<int8_t>(qi(r, c));
+    const int64_t groups = sc.cols();
+    Tensor st, zt;
+    Attributes attrs;
+    if (o.group_size > 0) {
+      // Blocks run along the input axis: axis 0 of a K x N weight, axis 1 of an N x K one.
+      const Shape shape = l.k_major ? Shape{groups, l.rows} : Shape{l.rows, groups};
+      st = Tensor(DType::f32, shape);
+      float* ps = st.data_mutable<float>();
+      for (int64_t r = 0; r < l.rows; ++r)
+        for (int64_t j = 0; j < groups; ++j)
+          ps[l.k_major ? j * l.rows + r : r * groups + j] = sc(r, j);
+      zt = Tensor(DType::i8, shape);
+      attrs = {{"axis", int64_t{l.k_major ? 0 : 1}}, {"block_size", o.group_size}};
+    } else {
+      st = Tensor::from_vector<float>({l.rows}, std::vector<float>(sc.data(), sc.data() + l.rows));
+      zt = Tensor(DType::i8, {l.rows});
+      attrs = {{"axis", int64_t{l.weight_axis}}};
+    }
+    Value* wq = g.add_initializer(g.fresh_name(l.weight + "_q"), q);
+    Value* ws = g.add_initializer(g.fresh_name(l.weight + "_scale"), st);
+    Value* wz = g.add_initializer(g.fresh_name(l.weight + "_zp"), zt);
+    Value* wdq =
+        g.add_op("DequantizeLinear", {wq, ws, wz}, attrs, g.fresh_name(l.weight + "_dq"), n);
+    g.set_input(n, 1, wdq);
+    erase_if_unused(g, l.weight);
+    if (records) {
+      QuantLayer& r = (*records)[l.node];
+      r.node = l.node;
+      r.op = l.op;
+      r.quantized = true;
+      r.reason.clear();
+      r.weight_bits = bits;
+      r.group_size = o.group_size;
+      r.gptq = gptq;
+      r.activation = "f32";
+      r.weight_scale_min = sc.minCoeff();
+      r.weight_scale_max = sc.maxCoeff();
+      Eigen::MatrixXf deq = qi.cast<float>();
+      const int64_t gs = o.group_size > 0 ? o.group_size : l.cols;
+      for (int64_t row = 0; row < l.rows; ++row)
+        for (int64_t c = 0; c < l.cols; ++c)
+          deq(row, c) *= sc(row, c / gs);
+      r.weight_sqnr_db = weight_sqnr(w, deq);
+    }
+  }
+}
+
+void quantize_matrix(const Eigen::MatrixXf& w, int bits, int64_t group_size,
+                     const Eigen::MatrixXd* h, double damp, Eigen::MatrixXi& q,
+                     Eigen::MatrixXf& scales) {
+  const int64_t rows = w.rows(), cols = w.cols();
+  const int qmax = (1 << (bits - 1)) - 1;
+  // int8 stays symmetric at [-127, 127] (the oneDNN s8 weights contract); int4 may use -8.
+  const int qmin = bits == 8 ? -qmax : -qmax - 1;
+  const int64_t gs = group_size > 0 ? group_size : cols;
+  const int64_t groups = (cols + gs - 1) / gs;
+  q.resize(rows, cols);
+  scales.resize(rows, groups);
+  Eigen::MatrixXd work = w.cast<double>();
+  auto set_scales = [&](const Eigen::MatrixXd& block, int64_t group) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const double amax = block.row(r).cwiseAbs().maxCoeff();
+      scales(r, group) = amax > 0 ? static_cast<float>(amax / qmax) : 1.f;
+    }
+  };
+  auto round_col = [&](int64_t c, const Eigen::VectorXd& col) {
+    Eigen::VectorXd out(rows);
+    const int64_t group = c / gs;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double s = scales(r, group);
+      const double v = std::max<double>(qmin, std::min<double>(qmax, std::nearbyint(col(r) / s)));
+      q(r, c) = static_cast<int>(v);
+      out(r) = v * s;
+    }
+    return out;
+  };
+  if (!h) {
+    for (int64_t j = 0; j < groups; ++j)
+      set_scales(work.middleCols(j * gs, std::min(gs, cols - j * gs)), j);
+    for (int64_t c = 0; c < cols; ++c)
+      round_col(c, work.col(c));
+    return;
+  }
+  // GPTQ: columns are quantized in order; each column's error, scaled by the inverse Hessian,
+  // is subtracted from the columns still to come (lazily, in blocks of 128 columns).
+  Eigen::MatrixXd hm = *h;
+  for (int64_t c = 0; c < cols; ++c)
+    if (hm(c, c) <= 0) {
+      hm(c, c) = 1;
+      work.col(c).setZero();
+    }
+  const double mean_diag = hm.diagonal().mean();
+  hm.diagonal().array() += std::max(damp, 1e-6) * mean_diag;
+  Eigen::LLT<Eigen::MatrixXd> llt(hm);
+  if (llt.info() != Eigen::Success)
+    throw Error("quantize: the input Hessian is not positive definite even with damping; "
+                "raise damp or give more calibration samples");
+  const Eigen::MatrixXd hinv = llt.solve(Eigen::MatrixXd::Identity(cols, cols));
+  Eigen::LLT<Eigen::MatrixXd> llt_inv(hinv);
+  const Eigen::MatrixXd u = llt_inv.matrixU();
+  if (group_size <= 0) set_scales(work, 0);
+  const int64_t block = std::max<int64_t>(128, (gs <= 128 ? 128 / gs * gs : gs));
+  for (int64_t b0 = 0; b0 < cols; b0 += block) {
+    const int64_t cnt = std::min(block, cols - b0);
+    Eigen::MatrixXd w1 = work.middleCols(b0, cnt);
+    Eigen::MatrixXd err(rows, cnt);
+    for (int64_t i = 0; i < cnt; ++i) {
+      const int64_t c = b0 + i;
+      if (group_size > 0 && c % gs == 0) {
+        const int64_t len = std::min(gs, cols - c);
+        Eigen::MatrixXd grp(rows, len);
+        for (int64_t k = 0; k < len; ++k)
+          grp.col(k) = i + k < cnt ? w1.col(i + k) : work.col(c + k);
+        set_scales(grp, c / gs);
+      }
+      const Eigen::VectorXd col = w1.col(i);
+      const Eigen::VectorXd qc = round_col(c, col);
+      const double d = u(c, c);
+      const Eigen::VectorXd e = (col - qc) / d;
+      if (i + 1 < cnt)
+        w1.rightCols(cnt - i - 1).noalias() -= e * u.row(c).segment(c + 1, cnt - i - 1);
+      err.col(i) = e;
+    }
+    if (b0 + cnt < cols)
+      work.rightCols(cols - b0 - cnt).noalias() -=
+          err * u.block(b0, b0 + cnt, cnt, cols - b0 - cnt);
+  }
+}
+
+std::vector<Tensor> first_batch(const Graph& graph, const DataSource& data, int64_t count) {
+  return graph_inputs_for(graph, data.batch(0, std::min(count, data.size())));
+}
+
+double sqnr_or_exact(const Tensor& reference, const Tensor& test) {
+  const Tensor a = reference.dtype() == DType::f32 ? reference : reference.cast(DType::f32);
+  const Tensor b = test.dtype() == DType::f32 ? test : test.cast(DType::f32);
+  double sig = 0, noise = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data<float>()[i], y = b.data<float>()[i];
+    sig += x * x;
+    noise += (x - y) * (x - y);
+  }
+  if (noise <= 0) return 200.0;
+  if (sig <= 0) return -200.0;
+  return 10.0 * std::log10(sig / noise);
+}
+
+double eval_metric(const Graph& graph, PassContext& ctx, const std::string& metric, int64_t limit) {
+  EvalOptions eo;
+  eo.limit = limit;
+  eo.batch_size = 64;
+  return evaluate(graph, *ctx.eval, metric, *ctx.executor, eo).value;
+}
+
+double metric_drop(const std::string& metric, double base, double value) {
+  if (Metric::parse(metric).higher_is_better()) return 100.0 * (base - value);
+  return base != 0 ? 100.0 * (value - base) / std::fabs(base) : value - base;
+}
+
+} // namespace shrink::quant_detail
