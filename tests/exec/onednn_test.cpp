@@ -238,6 +238,29 @@ TEST_CASE("results of one run are not overwritten by the next", "[onednn]") {
   CHECK(buffers > 0);
 }
 
+TEST_CASE("a result the caller dropped is reused for the next run's result", "[onednn]") {
+  const Graph g = resnet_cnn(4, 1);
+  OneDnnExecutor exec;
+  const Tensor x1 = scaled_random({2, 1, 28, 28}, 1, 1.f);
+  const Tensor x2 = scaled_random({2, 1, 28, 28}, 2, 1.f);
+  const Tensor want2 = exec.run(g, {x2})[0];
+  std::vector<Tensor> a = exec.run(g, {x1});
+  const void* first = a[0].raw();
+  const Tensor a_copy = a[0].clone();
+  // Held by the caller: the next result gets new storage and the held one keeps its values.
+  std::vector<Tensor> b = exec.run(g, {x2});
+  CHECK(b[0].raw() != first);
+  CHECK(a[0].equals(a_copy));
+  CHECK(b[0].equals(want2));
+  // Dropped by the caller: its storage comes back, with the new run's values.
+  const void* second = b[0].raw();
+  b.clear();
+  const std::vector<Tensor> c = exec.run(g, {x1});
+  CHECK(c[0].raw() == second);
+  CHECK(c[0].equals(a_copy));
+  CHECK_FALSE(c[0].shares_storage(a[0]));
+}
+
 TEST_CASE("a graph output that is an input or a constant", "[onednn]") {
   Graph g("passthrough");
   Value* x = g.add_input("x", TensorType::of(DType::f32, {3}));

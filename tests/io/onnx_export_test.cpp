@@ -2,10 +2,15 @@
 #include "io_test_support.h"
 
 #include "shrink/core/error.h"
+#include "shrink/exec/onednn.h"
 #include "shrink/io/onnx.h"
+#include "shrink/ir/stats.h"
+
+#include "exec/qdq_graphs.h"
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 
 using namespace shrink;
@@ -352,4 +357,48 @@ TEST_CASE("Gelu written as its formula computes the same values", "[io][onnx][ex
   CHECK(max_relative_error(got[1], expect[1]) <= 1e-5);
   // The two approximations differ, so each output really follows its own formula.
   CHECK(max_relative_error(got[0], got[1]) > 1e-5);
+}
+
+TEST_CASE("ONNX Runtime runs exported QDQ models like the oneDNN int8 runtime",
+          "[io][onnx][export][ort][qdq]") {
+  if (!test::ort_available()) {
+    WARN(test::ort_skip_message());
+    return;
+  }
+  // The benchmark compares shrink's int8 runtime with ONNX Runtime on the same exported QDQ
+  // files; this checks that both compute the same model. int8 kernels on either side may round a
+  // value one quantization step differently, so the comparison is an SQNR, not a tolerance.
+  TempDir dir("onnx_ort_qdq");
+  struct Case {
+    std::string name;
+    Graph fp32;
+    Tensor input;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"cnn", test::residual_cnn(), test::random_tensor({4, 3, 8, 8}, 110)});
+  cases.push_back({"encoder", test::transformer_block(), test::random_tensor({3, 5, 16}, 111)});
+  for (auto& c : cases) {
+    INFO(c.name);
+    OneDnnExecutor exec({1});
+    Graph q = testing::quantize_for_test(c.fp32, exec, {{c.input}});
+    const std::string path = dir.file(c.name + ".int8.onnx");
+    save_onnx(q, path);
+    Graph back = load_onnx(path);
+    REQUIRE(graph_stats(back).ops.count("DequantizeLinear"));
+    const Tensor ours = exec.run(back, {c.input})[0];
+    const Tensor fp32 = exec.run(c.fp32, {c.input})[0];
+    auto got = test::run_ort(path, {c.input}, dir.path());
+    REQUIRE(got.size() == 1);
+    REQUIRE(got[0].shape() == ours.shape());
+    double err = 0.0, sig = 0.0;
+    for (int64_t i = 0; i < ours.numel(); ++i) {
+      err += (got[0].at(i) - ours.at(i)) * (got[0].at(i) - ours.at(i));
+      sig += ours.at(i) * ours.at(i);
+    }
+    const double sqnr = 10.0 * std::log10(sig / std::max(err, 1e-30));
+    INFO("SQNR of ONNX Runtime against shrink int8: " << sqnr << " dB");
+    CHECK(sqnr > 30.0);
+    // And the quantized model is not the fp32 one by accident.
+    CHECK_FALSE(ours.equals(fp32));
+  }
 }

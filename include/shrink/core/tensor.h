@@ -94,6 +94,8 @@ public:
 
   /// True when both tensors share storage.
   bool shares_storage(const Tensor& other) const { return storage_ == other.storage_; }
+  /// True when no other Tensor (copy, view or reshape) refers to this tensor's storage.
+  bool storage_unique() const { return storage_.use_count() == 1; }
   /// A stable 64-bit hash of dtype, shape and bytes (FNV-1a), printed for elided constants.
   uint64_t content_hash() const;
   /// True when dtype, shape and every byte are equal.

@@ -62,6 +62,11 @@ struct OneDnnStepInfo {
   /// Wall time spent in this step over every run of the plan but the first (which also creates
   /// the primitives and packs the weights), in seconds, for profiling.
   double seconds = 0.0;
+  /// CPU time of the whole process (every thread) spent in this step over the same runs, in
+  /// seconds. With passive OpenMP waiting it is about `threads` times the busy wall time, and it
+  /// does not grow while other processes hold the cores, so it measures the step's work on a
+  /// busy machine.
+  double cpu_seconds = 0.0;
 };
 
 /// Statistics of the most recently used plan.
