@@ -1,6 +1,8 @@
 #pragma once
 // Shared pieces of the `shrink` command-line tool: argument parsing and output helpers.
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -47,6 +49,31 @@ int cmd_info(const std::vector<std::string>& argv);
 int cmd_opt(const std::vector<std::string>& argv);
 int cmd_passes(const std::vector<std::string>& argv);
 int cmd_ops(const std::vector<std::string>& argv);
+int cmd_run(const std::vector<std::string>& argv);
+int cmd_eval(const std::vector<std::string>& argv);
+int cmd_bench(const std::vector<std::string>& argv);
+int cmd_convert(const std::vector<std::string>& argv);
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal and not `quiet`;
+/// redrawn at most ten times a second. `fn()` gives the callback for `PassContext::progress`.
+class ProgressBar {
+public:
+  /// A bar that draws nothing when `quiet`.
+  explicit ProgressBar(bool quiet);
+  /// Clears the line if anything was drawn.
+  ~ProgressBar();
+  /// Draws done/total with a status.
+  void update(int64_t done, int64_t total, const std::string& status);
+  /// Clears the bar's line.
+  void clear();
+  /// A callback that calls `update`.
+  std::function<void(int64_t, int64_t, const std::string&)> fn();
+
+private:
+  bool enabled_;
+  bool drawn_ = false;
+  double last_ = 0;
+};
 
 /// Escapes a string for JSON output.
 std::string json_escape(const std::string& s);

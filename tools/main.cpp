@@ -20,6 +20,10 @@ struct Command {
 const Command kCommands[] = {
     {"info", shrink::cli::cmd_info, "print a model's size, cost, ops, inputs and outputs"},
     {"opt", shrink::cli::cmd_opt, "run a pass pipeline on a model and write the result"},
+    {"run", shrink::cli::cmd_run, "run a YAML recipe: passes, evaluation, output model and report"},
+    {"eval", shrink::cli::cmd_eval, "evaluate a model on a data set (accuracy, perplexity, ...)"},
+    {"bench", shrink::cli::cmd_bench, "measure a model's latency on the oneDNN runtime"},
+    {"convert", shrink::cli::cmd_convert, "convert a model between .onnx and .mir"},
     {"passes", shrink::cli::cmd_passes, "list the registered passes"},
     {"ops", shrink::cli::cmd_ops, "list the operators the IR supports"},
 };

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace shrink {
@@ -25,13 +26,43 @@ std::string lower(std::string s) {
   return s;
 }
 
+thread_local OptionRecorder* current_recorder = nullptr;
+
+// The shortest decimal text that reads back as exactly `v`.
+std::string shortest_number(double v) {
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
 } // namespace
+
+OptionRecorder::OptionRecorder() : previous_(current_recorder) {
+  current_recorder = this;
+}
+
+OptionRecorder::~OptionRecorder() {
+  current_recorder = previous_;
+}
+
+void OptionReader::record(const std::string& key, const char* type, std::string def,
+                          std::vector<std::string> allowed) {
+  OptionRecorder* recorder = current_recorder;
+  if (!recorder) return;
+  for (const OptionInfo& o : recorder->options_)
+    if (o.key == key) return;
+  recorder->options_.push_back(OptionInfo{key, type, std::move(def), std::move(allowed)});
+}
 
 OptionReader::OptionReader(std::string pass, const Options& options)
     : pass_(std::move(pass)), options_(options) {}
 
 double OptionReader::get_double(const std::string& key, double def) {
   read_.insert(key);
+  record(key, "number", shortest_number(def));
   auto it = options_.find(key);
   if (it == options_.end()) return def;
   const std::string& text = it->second;
@@ -46,6 +77,7 @@ double OptionReader::get_double(const std::string& key, double def) {
 
 int64_t OptionReader::get_int(const std::string& key, int64_t def) {
   read_.insert(key);
+  record(key, "integer", std::to_string(def));
   auto it = options_.find(key);
   if (it == options_.end()) return def;
   const std::string& text = it->second;
@@ -60,6 +92,7 @@ int64_t OptionReader::get_int(const std::string& key, int64_t def) {
 
 bool OptionReader::get_bool(const std::string& key, bool def) {
   read_.insert(key);
+  record(key, "bool", def ? "true" : "false");
   auto it = options_.find(key);
   if (it == options_.end()) return def;
   std::string v = lower(it->second);
@@ -72,6 +105,7 @@ bool OptionReader::get_bool(const std::string& key, bool def) {
 std::string OptionReader::get_string(const std::string& key, const std::string& def,
                                      const std::vector<std::string>& allowed) {
   read_.insert(key);
+  record(key, "string", def, allowed);
   auto it = options_.find(key);
   if (it == options_.end()) return def;
   const std::string& v = it->second;
@@ -87,6 +121,12 @@ std::string OptionReader::get_string(const std::string& key, const std::string& 
 std::vector<std::string> OptionReader::get_list(const std::string& key,
                                                 std::vector<std::string> def) {
   read_.insert(key);
+  if (current_recorder) {
+    std::string text = "[";
+    for (size_t i = 0; i < def.size(); ++i)
+      text += (i ? "," : "") + quote_option_value(def[i]);
+    record(key, "list", text + "]");
+  }
   auto it = options_.find(key);
   if (it == options_.end()) return def;
   try {

@@ -113,6 +113,17 @@ std::vector<PassEntry> PassRegistry::entries() const {
   return entries_;
 }
 
+std::vector<OptionInfo> PassRegistry::options(const std::string& name) const {
+  PassEntry entry = find(name);
+  OptionRecorder recorder;
+  try {
+    entry.factory({});
+  } catch (const std::exception&) {
+    // Expected for passes with a required option; what was read before the refusal still counts.
+  }
+  return recorder.options();
+}
+
 PassRegistration::PassRegistration(void (*hook)(PassRegistry&)) {
   hook(PassRegistry::global());
 }

@@ -7,6 +7,9 @@
 /// | `lowrank` | factorizes Gemm/MatMul/Conv weights into two thinner layers (truncated SVD) |
 /// | `prune-channels` | removes the least important channels with every coupled weight   |
 /// | `prune-heads` | removes the least important attention heads                           |
+/// | `distill` | trains the graph against a teacher (knowledge distillation, via `Trainer`)  |
+/// | `quantize` | int8 static / int8-int4 weight-only quantization into QDQ form            |
+/// | `analyze-sensitivity` | per-layer quantization sensitivity (SQNR, task metric)         |
 ///
 /// The global registry (`PassRegistry::global()`) loads these passes on first use in every
 /// program that links the `shrink` umbrella target; call `register_compress_passes` yourself to

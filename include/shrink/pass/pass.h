@@ -95,9 +95,40 @@ public:
   void finish();
 
 private:
+  void record(const std::string& key, const char* type, std::string def,
+              std::vector<std::string> allowed = {});
+
   std::string pass_;
   Options options_;
   std::set<std::string> read_;
+};
+
+/// One option of a pass as its `OptionReader` reads it (see `PassRegistry::options`).
+struct OptionInfo {
+  std::string key;                  ///< The option's name.
+  std::string type;                 ///< "number", "integer", "bool", "string" or "list".
+  std::string default_value;        ///< The default in pipeline-text form ("0.5", "[a,b]", "").
+  std::vector<std::string> allowed; ///< The allowed values of a string option (empty: any).
+};
+
+/// While alive, records every option that `OptionReader`s on this thread read, with its type and
+/// default. Describing a pass by running its factory keeps the description from drifting away
+/// from the code that reads the options. Recorders nest; the innermost one records.
+class OptionRecorder {
+public:
+  /// Starts recording on this thread.
+  OptionRecorder();
+  /// Stops recording and restores the enclosing recorder.
+  ~OptionRecorder();
+  OptionRecorder(const OptionRecorder&) = delete;
+  OptionRecorder& operator=(const OptionRecorder&) = delete;
+  /// The options read so far, in the order they were first read.
+  const std::vector<OptionInfo>& options() const { return options_; }
+
+private:
+  friend class OptionReader;
+  std::vector<OptionInfo> options_;
+  OptionRecorder* previous_;
 };
 
 } // namespace shrink

@@ -62,6 +62,12 @@ public:
   /// Every entry, sorted by name.
   std::vector<PassEntry> entries() const;
 
+  /// The options pass `name` reads, with types and defaults, found by building the pass with no
+  /// options under an `OptionRecorder`. A pass that refuses to be built without options (one
+  /// that needs a target such as `ratio`) is still described by the options it read before
+  /// refusing. Throws `RecipeError` for an unknown name.
+  std::vector<OptionInfo> options(const std::string& name) const;
+
 private:
   void ensure_builtins() const;
 
