@@ -48,11 +48,13 @@ std::string metric_cell(const std::optional<double>& m) {
 void print_row(const std::string& step, const std::string& pass, const ModelMeasure& m,
                const std::string& seconds) {
   char line[256];
-  std::snprintf(line, sizeof line, "%-4s %-28s %10s %11s %10s %12s %9s", step.c_str(), pass.c_str(),
-                human_count(static_cast<double>(m.params)).c_str(),
+  char latency[32] = "-";
+  if (m.latency_ms) std::snprintf(latency, sizeof latency, "%.2f", *m.latency_ms);
+  std::snprintf(line, sizeof line, "%-4s %-28s %10s %11s %10s %12s %12s %9s", step.c_str(),
+                pass.c_str(), human_count(static_cast<double>(m.params)).c_str(),
                 human_bytes(static_cast<double>(m.bytes)).c_str(),
                 human_count(static_cast<double>(m.flops)).c_str(), metric_cell(m.metric).c_str(),
-                seconds.c_str());
+                latency, seconds.c_str());
   std::cout << line << std::endl;
 }
 } // namespace
@@ -123,10 +125,10 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (table) {
     std::cout << "recipe " << recipe.source << "\n";
     char head[256];
-    std::snprintf(head, sizeof head, "%-4s %-28s %10s %11s %10s %12s %9s", "step", "pass", "params",
-                  "size", "FLOPs",
+    std::snprintf(head, sizeof head, "%-4s %-28s %10s %11s %10s %12s %12s %9s", "step", "pass",
+                  "params", "size", "FLOPs",
                   recipe.eval ? recipe.eval->effective_metric().substr(0, 12).c_str() : "metric",
-                  "seconds");
+                  "latency (ms)", "seconds");
     std::cout << head << std::endl;
   }
   options.on_step_start = [&](size_t, const std::string& pass) { bar.update(0, 1, pass); };

@@ -23,9 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"model",   "teacher", "data",       "steps",
-                                           "output",  "report",  "seed",       "executor",
-                                           "threads", "name",    "description"};
+const std::vector<std::string> kTopKeys = {"model",   "teacher", "data",        "steps",
+                                           "output",  "report",  "seed",        "executor",
+                                           "threads", "name",    "description", "latency_batch"};
 const std::vector<std::string> kRoles = {"calibration", "train", "eval"};
 
 // Keys each source accepts besides the common ones.
@@ -553,6 +553,16 @@ Recipe parse_recipe(const std::string& yaml, const std::string& source, const st
       problems.add(th, "'threads' must be an integer >= 0 (0: all cores), got '" + text + "'");
     else
       recipe.threads = static_cast<int>(v);
+  }
+  if (const YAML::Node lb = root["latency_batch"]) {
+    const std::string text = scalar(lb, problems, "latency_batch");
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end || v < 0)
+      problems.add(lb,
+                   "'latency_batch' must be an integer >= 0 (0: no latency), got '" + text + "'");
+    else
+      recipe.latency_batch = v;
   }
   if (const YAML::Node data = root["data"]) {
     if (!data.IsMap()) {

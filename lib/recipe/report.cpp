@@ -115,7 +115,14 @@ std::string metric_json(const std::optional<double>& m) {
 
 std::string measure_fields(const ModelMeasure& m) {
   return "\"params\": " + std::to_string(m.params) + ", \"bytes\": " + std::to_string(m.bytes) +
-         ", \"flops\": " + std::to_string(m.flops) + ", \"metric\": " + metric_json(m.metric);
+         ", \"flops\": " + std::to_string(m.flops) + ", \"metric\": " + metric_json(m.metric) +
+         ", \"latency_ms\": " + metric_json(m.latency_ms);
+}
+
+std::string human_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", ms);
+  return buf;
 }
 
 std::string metric_cell(const std::optional<double>& m) {
@@ -252,13 +259,13 @@ std::string RecipeReport::to_markdown() const {
   for (const auto& [k, v] : versions)
     out << " " << k << " " << v << ";";
   out << "\n\n| step | pass | params | size | FLOPs | " << (metric.empty() ? "metric" : metric)
-      << " | seconds |\n|---:|---|---:|---:|---:|---:|---:|\n";
+      << " | latency (ms) | seconds |\n|---:|---|---:|---:|---:|---:|---:|---:|\n";
   auto row = [&](const std::string& step, const std::string& pass, const ModelMeasure& m,
                  const std::string& seconds) {
     out << "| " << step << " | " << pass << " | " << human_count(static_cast<double>(m.params))
         << " | " << human_bytes(static_cast<double>(m.bytes)) << " | "
         << human_count(static_cast<double>(m.flops)) << " | " << metric_cell(m.metric) << " | "
-        << seconds << " |\n";
+        << (m.latency_ms ? human_ms(*m.latency_ms) : "-") << " | " << seconds << " |\n";
   };
   row("0", "input", input_measure, "-");
   for (size_t i = 0; i < steps.size(); ++i) {

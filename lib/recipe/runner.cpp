@@ -7,6 +7,7 @@
 #include "shrink/ir/stats.h"
 #include "shrink/pass/pass_manager.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <filesystem>
@@ -133,8 +134,27 @@ RecipeReport run_recipe(const Recipe& recipe, RecipeEnvironment& env,
     return env.evaluate(g, *ctx.eval, *recipe.eval, executor, progress);
   };
 
+  // Latency on the first eval samples, with the executor the recipe evaluates with.
+  std::optional<Batch> latency_batch;
+  if (recipe.latency_batch > 0 && ctx.eval)
+    latency_batch = ctx.eval->batch(0, recipe.latency_batch);
+  auto latency = [&](const Graph& g) -> std::optional<double> {
+    if (!latency_batch) return std::nullopt;
+    executor.run(g, latency_batch->inputs); // warm-up: plans and packs weights
+    std::vector<double> ms;
+    for (int i = 0; i < 10; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      executor.run(g, latency_batch->inputs);
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+  };
+
   report.input_measure = measure(graph);
   report.input_measure.metric = evaluate(graph);
+  report.input_measure.latency_ms = latency(graph);
   if (options.on_step) {
     StepReport input;
     input.pass = "input";
@@ -170,6 +190,7 @@ RecipeReport run_recipe(const Recipe& recipe, RecipeEnvironment& env,
     }
     step.after = measure(graph);
     step.after.metric = evaluate(graph);
+    step.after.latency_ms = latency(graph);
     if (options.on_step) options.on_step(i, step);
     report.steps.push_back(std::move(step));
   }

@@ -35,7 +35,9 @@ def test_run_recipe_returns_the_report_it_wrote(shrink, workspace):
     assert report.metric_name == "accuracy"
     assert set(report.data) == {"recipe", "input", "data", "steps", "output", "versions", "seed"}
     assert set(report.steps[0]) == {"pass", "options", "seconds", "params", "bytes", "flops",
-                                    "metric"}
+                                    "metric", "latency_ms"}
+    # No latency_batch in the recipe: no latency measured.
+    assert report.steps[0]["latency_ms"] is None
     assert "<table>" in report._repr_html_()
     assert "prune-channels" in repr(report)
     assert "| 1 | `prune-channels{ratio=0.5}`" in report.markdown

@@ -165,3 +165,27 @@ steps: [dce]
   CHECK_THROWS_WITH(run_recipe(bad_metric, env), Contains("accuracy"));
   CHECK(env.loads == 0);
 }
+
+TEST_CASE("runner: latency_batch times the input and every step on eval samples", "[recipe]") {
+  Workspace ws;
+  std::string text = kRecipe;
+  text += "latency_batch: 4\n";
+  Recipe recipe = load_recipe(ws.write("r.yaml", text));
+  CHECK(recipe.latency_batch == 4);
+  CountingEnv env;
+  RecipeReport report = run_recipe(recipe, env);
+  REQUIRE(report.input_measure.latency_ms);
+  CHECK(*report.input_measure.latency_ms > 0.0);
+  for (const StepReport& s : report.steps) {
+    REQUIRE(s.after.latency_ms);
+    CHECK(*s.after.latency_ms > 0.0);
+  }
+  CHECK_THAT(report.to_json(), Contains("\"latency_ms\": "));
+  CHECK_THAT(report.to_markdown(), Contains("latency (ms)"));
+  // Without the key nothing is timed.
+  Recipe plain = load_recipe(ws.write("p.yaml", kRecipe));
+  CHECK_FALSE(run_recipe(plain, env).input_measure.latency_ms);
+  // A negative batch is a recipe error.
+  CHECK_THROWS_WITH(load_recipe(ws.write("n.yaml", std::string(kRecipe) + "latency_batch: -1\n")),
+                    Contains("'latency_batch' must be an integer >= 0"));
+}

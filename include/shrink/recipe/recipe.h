@@ -87,6 +87,9 @@ struct Recipe {
   uint64_t seed = 0;                   ///< Seed of every random choice (`PassContext::seed`).
   std::string executor = "onednn";     ///< "onednn" or "reference": runs evaluation/calibration.
   int threads = 0;                     ///< Executor threads (0: all cores).
+  /// When > 0, the latency of the input model and after every step is measured on the first
+  /// `latency_batch` eval samples (median of 10 timed runs after a warm-up; key `latency_batch`).
+  int64_t latency_batch = 0;
 
   /// The steps as pipeline text (`print_pipeline(steps)`).
   std::string pipeline() const;

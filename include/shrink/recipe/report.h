@@ -21,6 +21,8 @@ struct ModelMeasure {
   int64_t bytes = 0;            ///< `GraphStats::parameter_bytes`.
   int64_t flops = 0;            ///< `GraphStats::flops` per sample.
   std::optional<double> metric; ///< The eval metric, when the recipe has eval data.
+  /// Median milliseconds per run on `latency_batch` eval samples, when the recipe asks for it.
+  std::optional<double> latency_ms;
 };
 
 /// A file that went into or came out of a run.
