@@ -526,6 +526,12 @@ DistillReport TorchTrainer::distill(Graph& student, const Graph& teacher, const 
       st.push_back(b.detach().clone());
     return st;
   };
+  // Keeping the best weights includes the starting ones: a run that only makes the student worse
+  // (too high a learning rate for an already good student) must not leave it worse.
+  if (options.keep_best && eval && !std::isnan(report.initial_metric)) {
+    report.best_metric = report.initial_metric;
+    best_state = snapshot();
+  }
   // With alpha = 0 and no feature or custom terms the teacher is not needed (hard labels only).
   const bool need_teacher = options.alpha > 0 || !options.hints.empty() ||
                             !options.attention.empty() || static_cast<bool>(custom_loss_);
@@ -711,6 +717,11 @@ DistillReport TorchTrainer::distill(Graph& student, const Graph& teacher, const 
   }
   (void)t_train;
   report.steps = step;
+  if (!best_state.empty() && report.best_epoch == 0) {
+    report.notes.push_back("no epoch beat the starting weights (" + options.metric + " " +
+                           std::to_string(report.initial_metric) + "); they are kept");
+    if (log) *log << "distill: " << report.notes.back() << "\n";
+  }
   if (!best_state.empty()) {
     torch::NoGradGuard no_grad;
     size_t i = 0;

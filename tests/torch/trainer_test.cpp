@@ -90,6 +90,35 @@ TEST_CASE("a tiny distillation run lowers the KD loss and raises agreement", "[t
   CHECK(std::fabs(e.value - r.best_metric) < 1e-9);
 }
 
+TEST_CASE("keep_best keeps the starting weights when no epoch beats them", "[torch][distill]") {
+  // The student is the teacher itself: it already agrees with the labels, and SGD with a huge
+  // learning rate can only make it worse.
+  Graph teacher = mlp(16, 4, 1);
+  Graph student = teacher.clone();
+  auto train = teacher_labelled(teacher, 128, 1);
+  auto test = teacher_labelled(teacher, 128, 2);
+  DistillOptions o = quick(2);
+  o.train.optimizer = "sgd";
+  o.train.learning_rate = 50.0;
+  TorchTrainer trainer(1);
+  DistillReport r = trainer.distill(student, teacher, *train, test.get(), o);
+  REQUIRE(r.epochs.size() == 2);
+  CHECK(r.initial_metric == 1.0);
+  for (const DistillEpoch& e : r.epochs)
+    CHECK(e.metric < r.initial_metric);
+  CHECK(r.best_epoch == 0);
+  CHECK(r.best_metric == r.initial_metric);
+  ReferenceExecutor ref;
+  CHECK(evaluate(student, *test, "accuracy", ref).value == 1.0);
+  CHECK(max_relative_error(student.find_value("w1")->initializer(),
+                           teacher.find_value("w1")->initializer()) == 0.0);
+  // Without keep_best the last (worse) state stays.
+  Graph last = teacher.clone();
+  o.keep_best = false;
+  trainer.distill(last, teacher, *train, test.get(), o);
+  CHECK(evaluate(last, *test, "accuracy", ref).value < 1.0);
+}
+
 TEST_CASE("distillation is deterministic for a seed", "[torch][distill]") {
   Graph teacher = mlp(16, 4, 1);
   auto train = teacher_labelled(teacher, 128, 1);

@@ -128,14 +128,16 @@ struct DistillEpoch {
 /// What a distillation run did.
 struct DistillReport {
   std::vector<DistillEpoch> epochs; ///< One entry per (possibly partial) epoch.
-  int best_epoch = 0;               ///< The epoch whose weights were kept (0: the last state).
-  double best_metric = 0.0;         ///< Its metric (NaN without evaluation data).
-  double initial_metric = 0.0;      ///< The student's metric before training (NaN without eval).
-  int64_t steps = 0;                ///< Optimizer steps in all.
-  bool interrupted = false;         ///< Stopped by SIGINT (Ctrl-C) after finishing a step.
-  bool stopped_early = false;       ///< Stopped because the metric did not improve (`patience`).
-  double seconds = 0.0;             ///< Wall time of the whole run.
-  std::vector<std::string> notes;   ///< Human-readable notes (projections inserted, ...).
+  /// The epoch whose weights were kept; 0: the starting weights (with `keep_best`, when no epoch
+  /// beat them) or, without evaluation or `keep_best`, the last state.
+  int best_epoch = 0;
+  double best_metric = 0.0;       ///< Its metric (NaN without evaluation data).
+  double initial_metric = 0.0;    ///< The student's metric before training (NaN without eval).
+  int64_t steps = 0;              ///< Optimizer steps in all.
+  bool interrupted = false;       ///< Stopped by SIGINT (Ctrl-C) after finishing a step.
+  bool stopped_early = false;     ///< Stopped because the metric did not improve (`patience`).
+  double seconds = 0.0;           ///< Wall time of the whole run.
+  std::vector<std::string> notes; ///< Human-readable notes (projections inserted, ...).
 };
 
 /// Trains graphs. Implemented on LibTorch in torch/.
