@@ -225,18 +225,20 @@ Graph synthetic_mlp(int64_t params, int layers) {
   return g;
 }
 
-int run_lowrank_scale(int64_t params) {
+int run_lowrank_scale(int64_t params, const std::string& svd) {
   Graph g = synthetic_mlp(params, 4);
   const double model_bytes = static_cast<double>(g.parameter_bytes());
   const double rss_before = current_rss_bytes();
   const double peak_before = peak_rss_bytes();
   PassContext ctx;
   const auto t0 = Clock::now();
-  PassManager::from_text("lowrank{ratio=0.25}").run(g, ctx);
+  const std::string pipeline = "lowrank{ratio=0.25,svd=" + svd + "}";
+  PassManager::from_text(pipeline).run(g, ctx);
   const double secs = seconds_since(t0);
   const double peak_after = peak_rss_bytes();
-  std::cout << "| model params | model bytes | lowrank{ratio=0.25} time (s) | peak RSS during "
-               "pass (MiB) | peak / model bytes | params after |\n|---|---|---|---|---|---|\n";
+  std::cout << "| model params | model bytes | `" << pipeline
+            << "` time (s) | peak RSS (MiB) | peak / model bytes | params after |\n"
+               "|---|---|---|---|---|---|\n";
   std::cout << "| " << human_count(static_cast<double>(params)) << " | " << human_bytes(model_bytes)
             << " | " << fmt("%.2f", secs) << " | "
             << fmt("%.0f", std::max(peak_after, peak_before) / 1048576.0) << " | "
@@ -255,6 +257,7 @@ int main(int argc, char** argv) {
   int64_t batch = 64, params = 10'000'000;
   int threads = 1, repeats = 15;
   bool scale = false;
+  std::string svd = "auto";
   std::vector<std::string> pipelines;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -274,12 +277,15 @@ int main(int argc, char** argv) {
       repeats = std::stoi(next());
     else if (a == "--lowrank-scale")
       scale = true;
+    else if (a == "--svd")
+      svd = next();
     else if (a == "--params")
       params = std::stoll(next());
     else if (a == "--help") {
       std::cout << "usage: shrink_bench_compress [--model fmnist-resnet|fortunes-gpt] [--batch N] "
                    "[--threads N] [--repeats N] PIPELINE...\n"
-                   "       shrink_bench_compress --lowrank-scale [--params N]\n";
+                   "       shrink_bench_compress --lowrank-scale [--params N] [--svd "
+                   "auto|exact|randomized]\n";
       return 0;
     } else if (a.rfind("--", 0) == 0) {
       std::cerr << "unknown option " << a << "\n";
@@ -289,7 +295,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    if (scale) return run_lowrank_scale(params);
+    if (scale) return run_lowrank_scale(params, svd);
     return run_pipelines(model, pipelines, models_dir, batch, threads, repeats);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -13,6 +13,8 @@
 #include "shrink/io/onnx.h"
 #include "shrink/ir/evaluate.h"
 #include "shrink/ir/verifier.h"
+#include "shrink/pass/pass_manager.h"
+#include "shrink/transforms/builtin.h"
 
 #include <catch2/catch.hpp>
 
@@ -86,4 +88,37 @@ TEST_CASE("fortunes-gpt reproduces its recorded validation perplexity", "[models
   EvalResult fast_prefix = evaluate(g, *val, "perplexity", fast, {8, kPrefix});
   EvalResult ref_prefix = evaluate(g, *val, "perplexity", ref, {8, kPrefix});
   CHECK(std::abs(ref_prefix.value - fast_prefix.value) / fast_prefix.value < 1e-5);
+}
+
+TEST_CASE("lowrank whitening beats plain SVD on fmnist-resnet's calibration outputs",
+          "[models][lowrank]") {
+  Graph teacher = load_onnx(kModels + "fmnist-resnet.onnx");
+  PassContext clean;
+  PassManager::from_text(kCleanupPipeline).run(teacher, clean);
+  auto calibration = fashion_mnist("train", 128);
+  OneDnnExecutor exec;
+  Batch b = calibration->batch(0, 128);
+  const Tensor reference = exec.run(teacher, b.inputs)[0];
+
+  // Relative L2 error of the logits on the calibration images after factorizing at 40% rank.
+  auto error_after = [&](const std::string& pipeline) {
+    Graph g = teacher.clone();
+    PassContext ctx;
+    ctx.executor = &exec;
+    ctx.calibration = calibration.get();
+    PassManager::from_text(pipeline).run(g, ctx);
+    const Tensor out = exec.run(g, b.inputs)[0];
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      const double d = out.data<float>()[i] - reference.data<float>()[i];
+      num += d * d;
+      den += static_cast<double>(reference.data<float>()[i]) * reference.data<float>()[i];
+    }
+    return std::sqrt(num / den);
+  };
+  const double plain = error_after("lowrank{ratio=0.4}");
+  const double whitened = error_after("lowrank{ratio=0.4,whiten=true}");
+  INFO("plain " << plain << ", whitened " << whitened);
+  CHECK(plain > 0.0);
+  CHECK(whitened < plain);
 }
