@@ -115,6 +115,8 @@ std::vector<double> run_case(const std::string& name, const DataParallelOptions&
   o.alpha = 0.7;
   o.eval_batch_size = 8;
   o.augment = conv ? "crop-flip" : "none";
+  // The trained weights themselves are compared, whichever epoch scored best.
+  o.keep_best = false;
   o.parallel = parallel;
   TorchTrainer trainer(threads);
   DistillReport rep = trainer.distill(student, teacher, *train, test.get(), o);
