@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "shrink/core/error.h"
+#include "shrink/recipe/report.h"
 
 #include <cstdio>
 
@@ -56,32 +57,9 @@ std::vector<std::string> Args::values(const std::string& name) const {
 }
 
 std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += c;
-      }
-    }
-  }
-  return out;
+  // One JSON escaper in the project: the report's; here without its surrounding quotes.
+  const std::string quoted = json_string(s);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 } // namespace shrink::cli
