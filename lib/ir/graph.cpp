@@ -3,6 +3,7 @@
 #include "shrink/core/error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <queue>
 #include <unordered_set>
@@ -17,6 +18,15 @@ const Tensor& Value::initializer() const {
 }
 
 namespace {
+
+// Versions come from one process-wide counter, so that no two states of any graphs share a
+// version: a graph destroyed and another built at the same address (same names, same shared
+// initializer storage) cannot be mistaken for the old one by an executor's plan cache, whose
+// plans point into the graph they were made for.
+uint64_t next_graph_version() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 [[noreturn]] void wrong_kind(const Node& n, const std::string& key, const Attribute& a,
                              const char* want) {
   throw Error("node '" + n.name() + "' (" + n.op() + "): attribute '" + key + "' is " +
@@ -75,7 +85,11 @@ const Tensor& Node::attr_tensor(const std::string& key) const {
 
 // ---- Graph ------------------------------------------------------------------------------------
 
-Graph::Graph(std::string name) : name_(std::move(name)) {}
+Graph::Graph(std::string name) : name_(std::move(name)), version_(next_graph_version()) {}
+
+void Graph::touch() {
+  version_ = next_graph_version();
+}
 Graph::~Graph() = default;
 
 Graph::Graph(Graph&& o) noexcept {
@@ -91,8 +105,9 @@ Graph& Graph::operator=(Graph&& o) noexcept {
   outputs_ = std::move(o.outputs_);
   value_names_ = std::move(o.value_names_);
   node_names_ = std::move(o.node_names_);
-  version_ = o.version_ + 1;
+  version_ = next_graph_version();
   name_counter_ = o.name_counter_;
+  o.version_ = next_graph_version();
   // Nodes and values point back to their graph: re-point them at the new owner.
   for (auto& n : nodes_)
     n->graph_ = this;
@@ -118,7 +133,7 @@ Value* Graph::new_value(const std::string& name) {
   Value* raw = v.get();
   values_.push_back(std::move(v));
   value_names_[name] = raw;
-  ++version_;
+  version_ = next_graph_version();
   return raw;
 }
 
@@ -141,7 +156,7 @@ void Graph::set_initializer(Value* v, Tensor tensor) {
   if (!v->initializer_) throw Error("value '" + v->name_ + "' is not an initializer");
   v->type_ = TensorType::of(tensor.dtype(), tensor.shape());
   v->initializer_ = std::move(tensor);
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::add_use(Value* v, Node* n, int index) {
@@ -192,7 +207,7 @@ Node* Graph::add_node(const std::string& op, const std::vector<Value*>& inputs, 
   } else {
     nodes_.push_back(std::move(node));
   }
-  ++version_;
+  version_ = next_graph_version();
   return n;
 }
 
@@ -203,12 +218,12 @@ Value* Graph::add_op(const std::string& op, const std::vector<Value*>& inputs, A
 
 void Graph::set_outputs(std::vector<Value*> outputs) {
   outputs_ = std::move(outputs);
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::set_output(int i, Value* v) {
   outputs_.at(i) = v;
-  ++version_;
+  version_ = next_graph_version();
 }
 
 bool Graph::is_output(const Value* v) const {
@@ -237,13 +252,13 @@ void Graph::set_input(Node* node, int index, Value* v) {
   remove_use(node->inputs_[index], node, index);
   node->inputs_[index] = v;
   add_use(v, node, index);
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::add_input_to(Node* node, Value* v) {
   node->inputs_.push_back(v);
   add_use(v, node, node->num_inputs() - 1);
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::replace_all_uses(Value* from, Value* to) {
@@ -253,7 +268,7 @@ void Graph::replace_all_uses(Value* from, Value* to) {
     set_input(u.node, u.index, to);
   for (auto& o : outputs_)
     if (o == from) o = to;
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::erase(Node* node) {
@@ -277,7 +292,7 @@ void Graph::erase(Node* node) {
   node_names_.erase(node->name_);
   nodes_.erase(std::find_if(nodes_.begin(), nodes_.end(),
                             [node](const std::unique_ptr<Node>& p) { return p.get() == node; }));
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::erase_value(Value* v) {
@@ -292,7 +307,7 @@ void Graph::erase_value(Value* v) {
   value_names_.erase(v->name_);
   values_.erase(std::find_if(values_.begin(), values_.end(),
                              [v](const std::unique_ptr<Value>& p) { return p.get() == v; }));
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::move_before(Node* node, Node* pos) {
@@ -308,7 +323,7 @@ void Graph::move_before(Node* node, Node* pos) {
   auto at = find(pos);
   if (at == nodes_.end()) throw Error("move_before: position is not in this graph");
   nodes_.insert(at, std::move(owned));
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::rename(Value* v, const std::string& name) {
@@ -317,7 +332,7 @@ void Graph::rename(Value* v, const std::string& name) {
   value_names_.erase(v->name_);
   v->name_ = name;
   value_names_[name] = v;
-  ++version_;
+  version_ = next_graph_version();
 }
 
 void Graph::rename(Node* n, const std::string& name) {
@@ -326,7 +341,7 @@ void Graph::rename(Node* n, const std::string& name) {
   node_names_.erase(n->name_);
   n->name_ = name;
   node_names_[name] = n;
-  ++version_;
+  version_ = next_graph_version();
 }
 
 Value* Graph::find_value(const std::string& name) const {
@@ -380,7 +395,7 @@ void Graph::topo_sort() {
   for (size_t k = 0; k < n; ++k)
     sorted[k] = std::move(nodes_[order[k]]);
   nodes_ = std::move(sorted);
-  ++version_;
+  version_ = next_graph_version();
 }
 
 Graph Graph::clone() const {

@@ -8,6 +8,8 @@
 #include "shrink/core/error.h"
 #include "shrink/ir/shape_inference.h"
 
+#include <optional>
+
 using namespace shrink;
 using namespace shrink::testing;
 
@@ -92,6 +94,34 @@ TEST_CASE("a rebuilt graph is not mistaken for the old one", "[onednn]") {
   auto g2 = std::make_unique<Graph>(resnet_cnn(4, 1));
   check_parity(*g2, {scaled_random({2, 1, 28, 28}, 2, 1.f)}, exec);
   CHECK(exec.plans_compiled() == 2);
+}
+
+TEST_CASE("a graph rebuilt at the same address with the same names re-plans", "[onednn]") {
+  // Same node names, ops, inputs and initializer storage, built the same number of steps, at
+  // the same address: only an attribute differs. The old plan points into the destroyed graph,
+  // so reusing it would read freed nodes (this crashed quantize's SQNR measurement).
+  const Tensor k = Tensor::scalar(0.f);
+  auto build = [&](std::optional<Graph>& slot, float alpha) {
+    slot.emplace("same");
+    Graph& g = *slot;
+    Value* x = g.add_input("x", batch_type({4, 6, 6}));
+    Value* a = g.add_op("LeakyRelu", {x}, {{"alpha", alpha}}, "act");
+    g.set_outputs({g.add_op("Floor", {g.add_op("Add", {a, g.add_initializer("k", k)}, {}, "add")},
+                            {}, "floor")});
+    infer_shapes(g);
+  };
+  OneDnnExecutor exec;
+  const Tensor x = scaled_random({2, 4, 6, 6}, 5, 8.f);
+  std::optional<Graph> slot;
+  build(slot, 0.f);
+  const Graph* first = &*slot;
+  const std::vector<Tensor> zero = check_parity(*slot, {x}, exec);
+  slot.reset();
+  build(slot, 0.5f);
+  REQUIRE(&*slot == first);
+  const std::vector<Tensor> half = check_parity(*slot, {x}, exec);
+  CHECK(exec.plans_compiled() == 2);
+  CHECK(max_abs_diff(zero[0], half[0]) > 0.5);
 }
 
 TEST_CASE("the thread count is settable and re-plans", "[onednn]") {

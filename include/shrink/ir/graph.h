@@ -197,10 +197,11 @@ public:
   void topo_sort();
   /// A structural deep copy; initializer storage is shared, not copied.
   Graph clone() const;
-  /// Increases on every mutation; executors use it to know when a cached plan is stale.
+  /// Increases on every mutation; executors use it to know when a cached plan is stale. Values
+  /// are unique across all graphs of the process (no two graph states share one).
   uint64_t version() const { return version_; }
   /// Marks the graph changed (for callers that change types or attributes in place).
-  void touch() { ++version_; }
+  void touch();
 
   /// Total number of elements in all initializers.
   int64_t num_parameters() const;
