@@ -274,12 +274,26 @@ Graph conv_layer(int64_t c, int64_t hw, bool int8) {
   return int8 ? int8_input(g) : std::move(g);
 }
 
-Graph gemm_layer(int64_t k, int64_t n, bool int8) {
+// One GEMM (bias), optionally followed by GELU (erf form), fp32 or int8. With `requantize`
+// the int8 graph ends in QuantizeLinear to u8, as fc1 does inside the transformer, so that the
+// step's epilogue is bias (+ GELU) + requantization.
+Graph gemm_layer(int64_t k, int64_t n, bool int8, bool gelu = false, bool requantize = false) {
   Graph g("gemm_layer");
   Value* x = g.add_input("x", batch_type({k}));
-  g.set_outputs({linear(g, x, k, n, 5, "fc")});
+  Value* y = linear(g, x, k, n, 5, "fc");
+  if (gelu) y = g.add_op("Gelu", {y}, {}, "gelu");
+  g.set_outputs({y});
   infer_shapes(g);
-  return int8 ? int8_input(g) : std::move(g);
+  if (!int8) return g;
+  Graph q = int8_input(g);
+  if (requantize) {
+    Value* out = q.outputs()[0];
+    Value* s = q.add_initializer("out_scale", Tensor::scalar(0.02f));
+    Value* z = q.add_initializer("out_zp", shrink::testing::detail::scalar_of(DType::u8, 16));
+    q.set_outputs({q.add_op("QuantizeLinear", {out, s, z}, {}, "out_q")});
+    infer_shapes(q);
+  }
+  return q;
 }
 
 Tensor layer_input(const Shape& sample, int64_t rows, bool int8) {
@@ -557,6 +571,13 @@ int main(int argc, char** argv) {
       layers.push_back({std::string("gemm 8192x256 x 256x1024 +bias") + t, int8,
                         gemm_layer(256, 1024, int8), Shape{256}, 64 * 128, 2.0 * 256 * 1024});
     }
+    // fc1's int8 epilogue taken apart: the same GEMM writing u8, without and with the GELU.
+    layers.push_back({"gemm 8192x256 x 256x1024 +bias ->u8 int8", true,
+                      gemm_layer(256, 1024, true, false, true), Shape{256}, 64 * 128,
+                      2.0 * 256 * 1024});
+    layers.push_back({"gemm 8192x256 x 256x1024 +bias+gelu ->u8 int8", true,
+                      gemm_layer(256, 1024, true, true, true), Shape{256}, 64 * 128,
+                      2.0 * 256 * 1024});
     if (!layers_alone) layers.clear();
     for (const Layer& l : layers) {
       const std::vector<Tensor> in = {layer_input(l.sample, l.rows, l.int8)};
