@@ -113,44 +113,15 @@ LowRankOptions read_options(const Options& raw) {
 
 /// Marks which plans are selected; throws for patterns that match no layer.
 void select_layers(std::vector<LayerPlan>& plans, const LowRankOptions& o) {
-  auto check_patterns = [&](const std::vector<std::string>& patterns, const char* key) {
-    for (const std::string& pat : patterns) {
-      const bool hit = std::any_of(plans.begin(), plans.end(), [&](const LayerPlan& p) {
-        return glob_match(pat, p.record.node);
-      });
-      if (hit) continue;
-      std::string names;
-      size_t shown = 0;
-      for (const LayerPlan& p : plans) {
-        if (shown == 12) {
-          names += ", ...";
-          break;
-        }
-        names += (shown++ ? ", " : "") + p.record.node;
-      }
-      throw RecipeError(
-          "pass 'lowrank': " + std::string(key) + " pattern '" + pat +
-          "' matches no Gemm, MatMul or Conv node with constant weights" +
-          (names.empty() ? std::string(" (the graph has none)") : " (they are: " + names + ")"));
-    }
-  };
-  check_patterns(o.include, "include");
-  check_patterns(o.exclude, "exclude");
+  const NodeFilter filter{o.include, o.exclude};
+  std::vector<std::string> names;
+  for (const LayerPlan& p : plans)
+    names.push_back(p.record.node);
+  filter.check("lowrank", "Gemm, MatMul or Conv node with constant weights", names);
   for (LayerPlan& p : plans) {
     if (!p.eligible) continue;
-    const std::string& name = p.record.node;
-    if (!o.include.empty() && std::none_of(o.include.begin(), o.include.end(),
-                                           [&](auto& pat) { return glob_match(pat, name); })) {
-      p.record.reason = "not matched by any include pattern";
-      continue;
-    }
-    auto ex = std::find_if(o.exclude.begin(), o.exclude.end(),
-                           [&](auto& pat) { return glob_match(pat, name); });
-    if (ex != o.exclude.end()) {
-      p.record.reason = "excluded by pattern '" + *ex + "'";
-      continue;
-    }
-    p.selected = true;
+    p.record.reason = filter.rejects(p.record.node);
+    p.selected = p.record.reason.empty();
   }
 }
 
@@ -198,27 +169,6 @@ bool worthwhile(const LayerPlan& p, int64_t rank) {
 }
 
 } // namespace
-
-bool glob_match(const std::string& pattern, const std::string& name) {
-  size_t p = 0, n = 0, star = std::string::npos, mark = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-      ++p;
-      ++n;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = n;
-    } else if (star != std::string::npos) {
-      p = star + 1;
-      n = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*')
-    ++p;
-  return p == pattern.size();
-}
 
 LowRankPass::LowRankPass(const LowRankOptions& options) : options_(options) {
   validate(options_);

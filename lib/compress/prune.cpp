@@ -3,6 +3,7 @@
 #include "shrink/compress/prune_rewrite.h"
 #include "shrink/core/error.h"
 #include "shrink/ir/stats.h"
+#include "shrink/pass/node_filter.h"
 #include "shrink/pass/registry.h"
 
 #include <algorithm>
@@ -30,29 +31,6 @@ std::string format_number(double v) {
 const char* unit_word(PruneUnitKind kind, int64_t n) {
   if (kind == PruneUnitKind::Head) return n == 1 ? "head" : "heads";
   return n == 1 ? "channel" : "channels";
-}
-
-bool glob(const char* p, const char* s) {
-  // Iterative glob with backtracking to the last '*'.
-  const char* star = nullptr;
-  const char* resume = nullptr;
-  while (*s) {
-    if (*p == '?' || *p == *s) {
-      ++p;
-      ++s;
-    } else if (*p == '*') {
-      star = p++;
-      resume = s;
-    } else if (star) {
-      p = star + 1;
-      s = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (*p == '*')
-    ++p;
-  return *p == '\0';
 }
 
 bool group_matches(const PruneGroup& g, const std::string& pattern, bool consumers_too) {
@@ -149,7 +127,7 @@ std::string join(const std::vector<std::string>& v, size_t most = 6) {
 } // namespace
 
 bool prune_pattern_matches(const std::string& pattern, const std::string& name) {
-  if (pattern.find_first_of("*?") != std::string::npos) return glob(pattern.c_str(), name.c_str());
+  if (pattern.find_first_of("*?") != std::string::npos) return glob_match(pattern, name);
   return name.find(pattern) != std::string::npos;
 }
 

@@ -598,17 +598,6 @@ TEST_CASE("lowrank include and exclude select layers by glob pattern", "[lowrank
   }
 }
 
-TEST_CASE("glob_match", "[lowrank]") {
-  CHECK(glob_match("*", ""));
-  CHECK(glob_match("fc*", "fc1"));
-  CHECK(glob_match("*.attn.*", "layer.0.attn.q"));
-  CHECK(glob_match("l?", "l1"));
-  CHECK_FALSE(glob_match("l?", "l12"));
-  CHECK_FALSE(glob_match("fc*", "xfc1"));
-  CHECK(glob_match("a*b*c", "aXbYbZc"));
-  CHECK_FALSE(glob_match("a*b*c", "aXbYbZ"));
-}
-
 TEST_CASE("lowrank rejects bad options", "[lowrank]") {
   CHECK_THROWS_WITH(LowRankPass(Options{{"energy", "0.9"}, {"ratio", "0.5"}}),
                     Catch::Contains("at most one of 'energy', 'ratio' and 'budget'"));

@@ -73,6 +73,7 @@
 /// against node names; a pattern that matches no Gemm, MatMul or Conv node with constant weights
 /// is a `RecipeError` naming it.
 
+#include "shrink/pass/node_filter.h"
 #include "shrink/pass/pass.h"
 
 #include <cstdint>
@@ -163,10 +164,6 @@ private:
 /// params_before/after, flops_before/after, energy_kept, output_error, whitened), sorted by
 /// node name. For reports built from a `PassRecord`.
 std::vector<LowRankLayer> lowrank_layers_from_stats(const Stats& stats);
-
-/// Matches `name` against a glob `pattern` (`*` any run, `?` one character, everything else
-/// literal).
-bool glob_match(const std::string& pattern, const std::string& name);
 
 /// Registers `lowrank` with `registry` (idempotent).
 void register_lowrank_pass(PassRegistry& registry);
