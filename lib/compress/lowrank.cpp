@@ -1,8 +1,10 @@
 #include "shrink/compress/lowrank.h"
 
+#include "compress_util.h"
 #include "lowrank_internal.h"
 
 #include "shrink/core/error.h"
+#include "shrink/pass/layer_stats.h"
 #include "shrink/pass/registry.h"
 
 #include <Eigen/Cholesky>
@@ -16,26 +18,12 @@
 namespace shrink {
 
 using namespace lowrank_detail;
+using namespace compress_util;
 
 namespace {
 
 const char* const kSummary = "Factorizes Gemm, MatMul and Conv weights into two thinner layers "
                              "by truncated SVD, optionally whitened by calibration data.";
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string num(double v) {
-  char buf[64];
-  if (v == std::floor(v) && std::fabs(v) < 1e15)
-    std::snprintf(buf, sizeof(buf), "%.0f", v);
-  else
-    std::snprintf(buf, sizeof(buf), "%.4g", v);
-  return buf;
-}
 
 std::string percent(double fraction) {
   char buf[32];
@@ -373,7 +361,7 @@ PassResult LowRankPass::run(Graph& graph, PassContext& ctx) {
       params_after += static_cast<double>(rec.params_after);
       flops_before += rec.flops_before;
       flops_after += rec.flops_after;
-      const std::string prefix = "layer:" + rec.node + ":";
+      const std::string prefix = layer_stat_key(rec.node, "");
       Stats& s = result.stats;
       s[prefix + "rows"] = static_cast<double>(rec.rows);
       s[prefix + "cols"] = static_cast<double>(rec.cols);
@@ -421,13 +409,7 @@ PassResult LowRankPass::run(Graph& graph, PassContext& ctx) {
 
 std::vector<LowRankLayer> lowrank_layers_from_stats(const Stats& stats) {
   std::map<std::string, LowRankLayer> by_node;
-  const std::string prefix = "layer:";
-  for (const auto& [key, value] : stats) {
-    if (key.compare(0, prefix.size(), prefix) != 0) continue;
-    const size_t colon = key.rfind(':');
-    if (colon <= prefix.size()) continue;
-    const std::string node = key.substr(prefix.size(), colon - prefix.size());
-    const std::string field = key.substr(colon + 1);
+  for_each_layer_stat(stats, [&](const std::string& node, const std::string& field, double value) {
     LowRankLayer& l = by_node[node];
     l.node = node;
     l.selected = true;
@@ -456,7 +438,7 @@ std::vector<LowRankLayer> lowrank_layers_from_stats(const Stats& stats) {
       l.output_error = value;
     else if (field == "whitened")
       l.whitened = i != 0;
-  }
+  });
   std::vector<LowRankLayer> out;
   for (auto& [node, l] : by_node)
     out.push_back(std::move(l));

@@ -5,6 +5,7 @@
 
 #include "shrink/core/error.h"
 #include "shrink/ir/evaluate.h"
+#include "shrink/pass/layer_stats.h"
 #include "shrink/pass/registry.h"
 
 #include <algorithm>
@@ -141,7 +142,7 @@ PassResult AnalyzeSensitivityPass::run(Graph& graph, PassContext& ctx) {
   if (!report_.metric.empty()) s["metric_float"] = report_.metric_float;
   int rank = 0;
   for (const LayerSensitivity& l : report_.layers) {
-    const std::string p = "layer:" + l.node + ":";
+    const std::string p = layer_stat_key(l.node, "");
     s[p + "rank"] = rank++;
     s[p + "sqnr_db"] = l.sqnr_db;
     if (l.has_metric) {
@@ -159,13 +160,7 @@ PassResult AnalyzeSensitivityPass::run(Graph& graph, PassContext& ctx) {
 
 std::vector<LayerSensitivity> sensitivity_from_stats(const Stats& stats) {
   std::map<std::string, std::pair<double, LayerSensitivity>> by_node;
-  const std::string prefix = "layer:";
-  for (const auto& [key, value] : stats) {
-    if (key.compare(0, prefix.size(), prefix) != 0) continue;
-    const size_t colon = key.rfind(':');
-    if (colon <= prefix.size()) continue;
-    const std::string node = key.substr(prefix.size(), colon - prefix.size());
-    const std::string field = key.substr(colon + 1);
+  for_each_layer_stat(stats, [&](const std::string& node, const std::string& field, double value) {
     auto& [rank, l] = by_node[node];
     l.node = node;
     if (field == "rank")
@@ -176,7 +171,7 @@ std::vector<LayerSensitivity> sensitivity_from_stats(const Stats& stats) {
       l.metric = value, l.has_metric = true;
     else if (field == "drop")
       l.drop = value;
-  }
+  });
   std::vector<std::pair<double, LayerSensitivity>> v;
   for (auto& [node, e] : by_node)
     v.push_back(e);
