@@ -2,10 +2,12 @@
 // quantizer itself (calibration, GPTQ, the QDQ rewrite) is in quantize_apply.cpp.
 #include "shrink/compress/quantize.h"
 
+#include "compress_util.h"
 #include "quantize_internal.h"
 
 #include "shrink/core/error.h"
 #include "shrink/ir/evaluate.h"
+#include "shrink/pass/layer_stats.h"
 #include "shrink/pass/registry.h"
 
 #include <algorithm>
@@ -17,23 +19,12 @@
 namespace shrink {
 
 using namespace quant_detail;
+using namespace compress_util;
 
 namespace {
 
 const char* const kSummary = "Post-training quantization to ONNX QDQ form: static int8 with "
                              "calibrated activations, or weight-only int8/int4 (GPTQ).";
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string num(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.4g", v);
-  return buf;
-}
 
 [[noreturn]] void bad_option(const std::string& key, const std::string& what) {
   throw RecipeError("pass 'quantize': option '" + key + "' " + what);
@@ -67,6 +58,10 @@ void validate(const QuantizeOptions& o) {
   if (o.batch_size < 1) bad_option("batch_size", "must be at least 1, got " + num(o.batch_size));
   if (o.min_elements < 0) bad_option("min_elements", "must not be negative");
   if (o.max_drop >= 0) Metric::parse(o.metric);
+  one_of("bias_correction_order", o.bias_correction_order, {"sequential", "joint"});
+  if (o.bias_correction && o.mode != "static")
+    bad_option("bias_correction", "applies to mode=static (weight-only layers keep float "
+                                  "activations and have no quantized bias to correct)");
 }
 
 /// The index of a method name, stored in the numeric stats.
@@ -77,7 +72,7 @@ double method_index(const std::string& name) {
 }
 
 void write_stats(const QuantLayer& r, Stats& s) {
-  const std::string p = "layer:" + r.node + ":";
+  const std::string p = layer_stat_key(r.node, "");
   s[p + "quantized"] = r.quantized ? 1 : 0;
   s[p + "weight_bits"] = r.weight_bits;
   s[p + "group_size"] = static_cast<double>(r.group_size);
@@ -93,6 +88,7 @@ void write_stats(const QuantLayer& r, Stats& s) {
   s[p + "act_hi"] = r.act_hi;
   s[p + "weight_sqnr_db"] = r.weight_sqnr_db;
   s[p + "output_sqnr_db"] = r.output_sqnr_db;
+  s[p + "bias_shift_max"] = r.bias_shift_max;
 }
 
 } // namespace
@@ -121,6 +117,9 @@ QuantizeOptions read_quantize_options(OptionReader& r) {
   o.metric = r.get_string("metric", o.metric);
   o.eval_samples = r.get_int("eval_samples", o.eval_samples);
   o.measure_sqnr = r.get_bool("measure_sqnr", o.measure_sqnr);
+  o.bias_correction = r.get_bool("bias_correction", o.bias_correction);
+  o.bias_correction_order =
+      r.get_string("bias_correction_order", o.bias_correction_order, {"sequential", "joint"});
   validate(o);
   return o;
 }
@@ -183,8 +182,19 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
   const int64_t samples = quantizer.calibrate(graph, ctx);
   const double cal_seconds = seconds_since(t_cal);
 
-  const auto t_rw = Clock::now();
   std::set<std::string> quantize_set(chosen.begin(), chosen.end());
+  double bc_seconds = 0;
+  int64_t corrected = 0;
+  auto correct = [&] {
+    const auto t_bc = Clock::now();
+    quantizer.clear_bias_shifts();
+    corrected = quantizer.correct_biases(graph, quantize_set, ctx);
+    bc_seconds += seconds_since(t_bc);
+  };
+  if (o.bias_correction) correct();
+  const double bc_first = bc_seconds;
+
+  const auto t_rw = Clock::now();
   Graph fp32 = graph.clone();
   Graph out = fp32.clone();
   quantizer.apply(out, quantize_set, nullptr);
@@ -226,6 +236,16 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
       if (drop > o.max_drop)
         result.warnings.push_back(o.metric + " still dropped by " + num(drop) +
                                   " with every layer in float");
+      if (o.bias_correction && !kept.empty()) {
+        // The trials reused corrections measured with every layer quantized; the final set
+        // gets its own, and the reported metric is that of the graph returned.
+        correct();
+        Graph final_graph = fp32.clone();
+        quantizer.apply(final_graph, quantize_set, nullptr);
+        value = eval_metric(final_graph, ctx, o.metric, o.eval_samples);
+        drop = metric_drop(o.metric, base, value);
+        out = std::move(final_graph);
+      }
     }
     for (const std::string& k : kept)
       records[k].reason = "kept in float to meet max_drop";
@@ -233,7 +253,7 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
     result.stats["metric_quantized"] = value;
     result.stats["metric_drop"] = drop;
     result.stats["layers_float_for_accuracy"] = static_cast<double>(kept.size());
-    eval_seconds = seconds_since(t_eval);
+    eval_seconds = seconds_since(t_eval) - (bc_seconds - bc_first);
   }
   quantizer.apply(fp32, quantize_set, &records); // records for the final set
   if (o.measure_sqnr && ctx.executor && (ctx.calibration || ctx.eval)) {
@@ -258,7 +278,7 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
   }
   graph = std::move(out);
   graph.touch();
-  const double rw_seconds = seconds_since(t_rw) - eval_seconds;
+  const double rw_seconds = seconds_since(t_rw) - eval_seconds - (bc_seconds - bc_first);
 
   int64_t quantized = 0;
   for (const LayerInfo& l : quantizer.layers()) {
@@ -280,8 +300,9 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
                  << (r.group_size ? "/g" + std::to_string(r.group_size) : "")
                  << (r.gptq ? " gptq" : "") << ", act " << r.activation
                  << (r.method.empty() ? "" : " (" + r.method + ")") << ", weight SQNR "
-                 << num(r.weight_sqnr_db) << " dB, output SQNR " << num(r.output_sqnr_db)
-                 << " dB\n";
+                 << num(r.weight_sqnr_db) << " dB, output SQNR " << num(r.output_sqnr_db) << " dB"
+                 << (r.bias_shift_max > 0 ? ", bias shift up to " + num(r.bias_shift_max) : "")
+                 << "\n";
       else
         *ctx.log << "float, " << r.reason << "\n";
     }
@@ -293,19 +314,17 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
   s["seconds_calibration"] = cal_seconds;
   s["seconds_rewrite"] = rw_seconds;
   s["seconds_evaluation"] = eval_seconds;
+  if (o.bias_correction) {
+    s["bias_corrected_layers"] = static_cast<double>(corrected);
+    s["seconds_bias_correction"] = bc_seconds;
+  }
   result.changed = quantized > 0;
   return result;
 }
 
 std::vector<QuantLayer> quantize_layers_from_stats(const Stats& stats) {
   std::map<std::string, QuantLayer> by_node;
-  const std::string prefix = "layer:";
-  for (const auto& [key, value] : stats) {
-    if (key.compare(0, prefix.size(), prefix) != 0) continue;
-    const size_t colon = key.rfind(':');
-    if (colon <= prefix.size()) continue;
-    const std::string node = key.substr(prefix.size(), colon - prefix.size());
-    const std::string field = key.substr(colon + 1);
+  for_each_layer_stat(stats, [&](const std::string& node, const std::string& field, double value) {
     QuantLayer& l = by_node[node];
     l.node = node;
     const auto i = static_cast<int64_t>(std::llround(value));
@@ -335,11 +354,13 @@ std::vector<QuantLayer> quantize_layers_from_stats(const Stats& stats) {
       l.weight_sqnr_db = value;
     else if (field == "output_sqnr_db")
       l.output_sqnr_db = value;
-  }
+    else if (field == "bias_shift_max")
+      l.bias_shift_max = value;
+  });
   std::vector<QuantLayer> out;
   for (auto& [node, l] : by_node) {
     auto field = [&](const char* f) {
-      auto it = stats.find("layer:" + node + ":" + f);
+      auto it = stats.find(layer_stat_key(node, f));
       return it == stats.end() ? 0.0 : it->second;
     };
     l.activation = std::llround(field("act_bits")) == 8

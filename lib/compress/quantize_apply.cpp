@@ -4,10 +4,11 @@
 
 #include "lowrank_internal.h"
 
-#include "shrink/compress/lowrank.h"
 #include "shrink/core/error.h"
 #include "shrink/ir/evaluate.h"
 #include "shrink/ir/shape_inference.h"
+#include "shrink/pass/node_filter.h"
+#include "shrink/pass/registry.h"
 
 #include <Eigen/Cholesky>
 
@@ -100,21 +101,12 @@ bool analyze(const Node& n, const QuantizeOptions& o, LayerInfo& l) {
   return true;
 }
 
-[[noreturn]] void no_match(const std::string& key, const std::string& pat,
-                           const std::vector<LayerInfo>& layers) {
-  std::string names;
-  size_t shown = 0;
-  for (const LayerInfo& l : layers) {
-    if (!l.eligible) continue;
-    if (shown == 12) {
-      names += ", ...";
-      break;
-    }
-    names += (shown++ ? ", " : "") + l.node;
-  }
-  throw RecipeError(
-      std::string(kWho) + ": " + key + " pattern '" + pat + "' matches no quantizable layer" +
-      (names.empty() ? std::string(" (the graph has none)") : " (they are: " + names + ")"));
+/// The eligible layers' names, for pattern errors.
+std::vector<std::string> eligible_names(const std::vector<LayerInfo>& layers) {
+  std::vector<std::string> names;
+  for (const LayerInfo& l : layers)
+    if (l.eligible) names.push_back(l.node);
+  return names;
 }
 
 Tensor scalar_of(DType dtype, int32_t v) {
@@ -173,6 +165,43 @@ void find_residuals(const Graph& g, std::vector<LayerInfo>& layers) {
   }
 }
 
+/// True when bias correction can change `l`'s bias: a Conv, or a Gemm, whose bias is a 1-D f32
+/// initializer or absent (a Gemm without C only with beta 1, since a new C is scaled by beta).
+bool correctable(const LayerInfo& l, const Graph& g) {
+  if (l.op == "MatMul") return false;
+  if (!l.bias.empty()) return true;
+  const Node* n = g.find_node(l.node);
+  if (!n || n->input(2)) return false;
+  return l.op == "Conv" || n->attr_float("beta", 1.f) == 1.f;
+}
+
+/// Adds one layer output to per-channel sums: the channel is axis 1 for Conv outputs
+/// (N x C x ...) and the last axis otherwise.
+void add_channel_sums(const LayerInfo& l, const Tensor& t, std::vector<double>& sum,
+                      int64_t& count) {
+  const Shape& shape = t.shape();
+  const bool conv = l.op == "Conv";
+  const int64_t channels =
+      conv ? (shape.size() > 1 ? shape[1] : 0) : (shape.empty() ? 0 : shape.back());
+  if (channels != l.rows || t.dtype() != DType::f32)
+    throw Error(std::string(kWho) + ": bias correction of " + layer_label(l) + " expected " +
+                std::to_string(l.rows) + " output channels on axis " + (conv ? "1" : "-1") +
+                " in f32, got " + std::to_string(channels) + " of " + dtype_name(t.dtype()) +
+                "; run it with bias_correction=false");
+  int64_t inner = 1;
+  if (conv)
+    for (size_t d = 2; d < shape.size(); ++d)
+      inner *= shape[d];
+  const float* p = t.data<float>();
+  sum.resize(static_cast<size_t>(channels), 0.0);
+  std::vector<double> part(static_cast<size_t>(channels), 0.0);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    part[static_cast<size_t>(conv ? (i / inner) % channels : i % channels)] += p[i];
+  for (int64_t c = 0; c < channels; ++c)
+    sum[c] += part[c];
+  count += t.numel() / channels;
+}
+
 } // namespace
 
 Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : options_(options) {
@@ -182,11 +211,9 @@ Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : option
     if (analyze(*n, o, l)) layers_.push_back(std::move(l));
   }
   if (o.mode == "static" && o.quantize_residuals) find_residuals(fp32, layers_);
-  for (const auto* list : {&o.include, &o.exclude})
-    for (const std::string& pat : *list)
-      if (std::none_of(layers_.begin(), layers_.end(),
-                       [&](const LayerInfo& l) { return l.eligible && glob_match(pat, l.node); }))
-        no_match(list == &o.include ? "include" : "exclude", pat, layers_);
+  const NodeFilter filter{o.include, o.exclude};
+  const std::vector<std::string> candidates = eligible_names(layers_);
+  filter.check("quantize", "quantizable layer", candidates);
   std::vector<std::pair<std::string, CalibMethod>> rules;
   for (const std::string& r : o.methods) {
     const size_t eq = r.rfind('=');
@@ -199,7 +226,8 @@ Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : option
     if (std::none_of(layers_.begin(), layers_.end(), [&](const LayerInfo& l) {
           return l.eligible && glob_match(rule.first, l.node);
         }))
-      no_match("methods", rule.first, layers_);
+      throw_pattern_matches_nothing("quantize", "methods", rule.first, "quantizable layer",
+                                    candidates);
   LayerInfo* last = nullptr;
   for (LayerInfo& l : layers_) {
     if (!l.eligible) continue;
@@ -209,17 +237,8 @@ Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : option
         l.method = rule.second;
         break;
       }
-    if (!o.include.empty() && std::none_of(o.include.begin(), o.include.end(),
-                                           [&](auto& p) { return glob_match(p, l.node); })) {
-      l.reason = "not matched by any include pattern";
-      continue;
-    }
-    auto ex = std::find_if(o.exclude.begin(), o.exclude.end(),
-                           [&](auto& p) { return glob_match(p, l.node); });
-    if (ex != o.exclude.end()) {
-      l.reason = "excluded by pattern '" + *ex + "'";
-      continue;
-    }
+    l.reason = filter.rejects(l.node);
+    if (!l.reason.empty()) continue;
     l.selected = true;
     last = &l;
   }
@@ -242,14 +261,8 @@ int64_t Quantizer::calibrate(const Graph& fp32, PassContext& ctx) {
   const bool need_hessians = o.mode == "weight-only" && o.gptq;
   if (!need_acts && !need_hessians) return 0;
   if (selected().empty()) return 0;
-  if (!ctx.calibration)
-    throw Error(std::string(kWho) + (need_acts ? " (static int8)" : " with gptq=true") +
-                " needs calibration data (PassContext::calibration): none given");
-  if (!ctx.executor)
-    throw Error(std::string(kWho) +
-                " needs an executor (PassContext::executor) to run the calibration data: none "
-                "given");
-  check_calibration_data(fp32, *ctx.calibration, kWho);
+  require_calibration(fp32, ctx,
+                      std::string(kWho) + (need_acts ? " (static int8)" : " with gptq=true"));
   if (need_acts) {
     std::vector<std::string> names;
     for (const LayerInfo& l : layers_) {
@@ -307,6 +320,74 @@ void Quantizer::apply(Graph& g, const std::set<std::string>& layers,
   else
     apply_static(g, layers, records);
   infer_shapes(g);
+}
+
+int64_t Quantizer::correct_biases(const Graph& fp32, const std::set<std::string>& layers,
+                                  PassContext& ctx) {
+  const QuantizeOptions& o = options_;
+  std::vector<const LayerInfo*> targets;
+  for (const LayerInfo& l : layers_)
+    if (layers.count(l.node) && correctable(l, fp32)) targets.push_back(&l);
+  if (targets.empty() || o.mode != "static") return 0;
+  require_calibration(fp32, ctx, std::string(kWho) + " with bias_correction=true");
+  const DataSource& data = *ctx.calibration;
+  const int64_t total = std::min(o.samples, data.size());
+  const bool joint = o.bias_correction_order == "joint";
+  const int64_t passes = 1 + (joint ? 1 : static_cast<int64_t>(targets.size()));
+  int64_t pass = 0;
+  // The per-channel mean of each of `which`'s outputs in `g`, streamed: only per-channel sums
+  // outlive a batch. mean(q - f) = mean(q) - mean(f) on the same samples, so the float graph
+  // runs once for every layer, however many times the quantized one runs.
+  auto channel_means = [&](const Graph& g, const std::vector<const LayerInfo*>& which) {
+    std::vector<std::string> fetch;
+    for (const LayerInfo* l : which)
+      fetch.push_back(g.find_node(l->node)->output()->name());
+    std::vector<std::vector<double>> sum(which.size());
+    std::vector<int64_t> count(which.size(), 0);
+    const size_t first = g.outputs().size();
+    for (int64_t start = 0; start < total; start += o.batch_size) {
+      const int64_t n = std::min(o.batch_size, total - start);
+      const std::vector<Tensor> got =
+          ctx.executor->run(g, graph_inputs_for(fp32, data.batch(start, n)), fetch);
+      for (size_t j = 0; j < which.size(); ++j)
+        add_channel_sums(*which[j], got[first + j], sum[j], count[j]);
+      if (ctx.progress) ctx.progress(pass * total + start + n, passes * total, "bias correction");
+    }
+    ++pass;
+    for (size_t j = 0; j < which.size(); ++j)
+      for (double& v : sum[j])
+        v /= static_cast<double>(std::max<int64_t>(count[j], 1));
+    return sum;
+  };
+  auto add_shift = [&](const LayerInfo& l, const std::vector<double>& q,
+                       const std::vector<double>& f) {
+    std::vector<double>& shift = bias_shift_[l.node];
+    shift.resize(f.size(), 0.0);
+    for (size_t c = 0; c < f.size(); ++c)
+      shift[c] += q[c] - f[c];
+  };
+  const std::vector<std::vector<double>> float_means = channel_means(fp32, targets);
+  if (joint) {
+    Graph q = fp32.clone();
+    apply(q, layers, nullptr);
+    const auto q_means = channel_means(q, targets);
+    for (size_t j = 0; j < targets.size(); ++j)
+      add_shift(*targets[j], q_means[j], float_means[j]);
+  } else {
+    // Each layer is measured behind the corrected earlier layers, so that it corrects only the
+    // bias that is left, not one that the earlier corrections already removed. The quantized
+    // graph is cut after the measured layer: what follows cannot change its output.
+    const std::unique_ptr<Pass> dce = PassRegistry::global().create("dce");
+    for (size_t j = 0; j < targets.size(); ++j) {
+      Graph q = fp32.clone();
+      apply(q, layers, nullptr);
+      q.set_outputs({q.find_node(targets[j]->node)->output()});
+      PassContext none;
+      dce->run(q, none);
+      add_shift(*targets[j], channel_means(q, {targets[j]})[0], float_means[j]);
+    }
+  }
+  return static_cast<int64_t>(targets.size());
 }
 
 void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
@@ -376,24 +457,45 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
     g.set_input(n, 1, wdq);
     erase_if_unused(g, l.weight);
     const ActivationQuant& aq = act_.at(l.act);
-    if (o.quantize_bias && !l.bias.empty()) {
-      const Tensor& bt = g.find_value(l.bias)->initializer();
-      std::vector<float> bs(static_cast<size_t>(l.rows));
-      std::vector<int32_t> bq(static_cast<size_t>(l.rows));
-      for (int64_t c = 0; c < l.rows; ++c) {
-        bs[c] = aq.scale * scales[c];
-        const double v = std::nearbyint(bt.data<float>()[c] / bs[c]);
-        bq[c] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
+    auto shift = bias_shift_.find(l.node);
+    const std::vector<double>* bshift = shift != bias_shift_.end() ? &shift->second : nullptr;
+    if (!l.bias.empty() || bshift) {
+      // The bias in float, corrected first, so that its i32 form is the corrected one.
+      std::vector<float> bias(static_cast<size_t>(l.rows), 0.f);
+      if (!l.bias.empty()) {
+        const Tensor& bt = g.find_value(l.bias)->initializer();
+        std::copy(bt.data<float>(), bt.data<float>() + l.rows, bias.begin());
       }
-      Value* bqv = g.add_initializer(g.fresh_name(l.bias + "_q"),
-                                     Tensor::from_vector<int32_t>({l.rows}, bq));
-      Value* bsv = g.add_initializer(g.fresh_name(l.bias + "_scale"),
-                                     Tensor::from_vector<float>({l.rows}, bs));
-      Value* bzv = g.add_initializer(g.fresh_name(l.bias + "_zp"), Tensor(DType::i32, {l.rows}));
-      Value* bdq = g.add_op("DequantizeLinear", {bqv, bsv, bzv}, {{"axis", int64_t{0}}},
-                            g.fresh_name(l.bias + "_dq"), n);
-      g.set_input(n, 2, bdq);
-      erase_if_unused(g, l.bias);
+      if (bshift)
+        for (int64_t c = 0; c < l.rows; ++c)
+          bias[c] = static_cast<float>(bias[c] - (*bshift)[c]);
+      const std::string base = l.bias.empty() ? l.node + "_bias" : l.bias;
+      Value* bv = nullptr;
+      if (o.quantize_bias) {
+        std::vector<float> bs(static_cast<size_t>(l.rows));
+        std::vector<int32_t> bq(static_cast<size_t>(l.rows));
+        for (int64_t c = 0; c < l.rows; ++c) {
+          bs[c] = aq.scale * scales[c];
+          const double v = std::nearbyint(bias[c] / bs[c]);
+          bq[c] = static_cast<int32_t>(std::max(-2147483647.0, std::min(2147483647.0, v)));
+        }
+        Value* bqv = g.add_initializer(g.fresh_name(base + "_q"),
+                                       Tensor::from_vector<int32_t>({l.rows}, bq));
+        Value* bsv = g.add_initializer(g.fresh_name(base + "_scale"),
+                                       Tensor::from_vector<float>({l.rows}, bs));
+        Value* bzv = g.add_initializer(g.fresh_name(base + "_zp"), Tensor(DType::i32, {l.rows}));
+        bv = g.add_op("DequantizeLinear", {bqv, bsv, bzv}, {{"axis", int64_t{0}}},
+                      g.fresh_name(base + "_dq"), n);
+      } else if (bshift) {
+        bv = g.add_initializer(g.fresh_name(base), Tensor::from_vector<float>({l.rows}, bias));
+      }
+      if (bv) {
+        if (n->num_inputs() > 2)
+          g.set_input(n, 2, bv);
+        else
+          g.add_input_to(n, bv);
+        if (!l.bias.empty()) erase_if_unused(g, l.bias);
+      }
     }
     if (records) {
       QuantLayer& r = (*records)[l.node];
@@ -415,6 +517,10 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
       for (int64_t row = 0; row < l.rows; ++row)
         deq.row(row) *= sc(row, 0);
       r.weight_sqnr_db = weight_sqnr(w, deq);
+      r.bias_shift_max = 0;
+      if (bshift)
+        for (double v : *bshift)
+          r.bias_shift_max = std::max(r.bias_shift_max, std::fabs(v));
     }
   }
 }

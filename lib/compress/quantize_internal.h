@@ -63,6 +63,15 @@ public:
   /// The activation parameters chosen for each calibrated value.
   const std::map<std::string, ActivationQuant>& activation_params() const { return act_; }
 
+  /// Empirical bias correction of the layers in `layers` that can take one (static mode; `Conv`,
+  /// and `Gemm` with a 1-D or absent C): runs `fp32` and its quantized clone on the calibration
+  /// data and adds each layer's per-channel mean output error to its bias shift, which `apply`
+  /// subtracts from the bias. Uses the order of `options.bias_correction_order`. Returns the
+  /// number of layers corrected. Needs `calibrate` to have run.
+  int64_t correct_biases(const Graph& fp32, const std::set<std::string>& layers, PassContext& ctx);
+  /// Forgets every bias shift.
+  void clear_bias_shifts() { bias_shift_.clear(); }
+
 private:
   void apply_static(Graph& g, const std::set<std::string>& layers,
                     std::map<std::string, QuantLayer>* records) const;
@@ -74,7 +83,8 @@ private:
   std::map<std::string, ActivationQuant> act_;
   std::map<std::string, QuantRange> ranges_;
   std::map<std::string, CalibMethod> act_method_;
-  std::map<std::string, Eigen::MatrixXd> hessians_; // by layer name (X^T X of its input)
+  std::map<std::string, Eigen::MatrixXd> hessians_;       // by layer name (X^T X of its input)
+  std::map<std::string, std::vector<double>> bias_shift_; // by layer name, per output channel
 };
 
 /// The first `count` samples of `data` as one batch shaped for `graph`.

@@ -55,6 +55,17 @@
 /// accumulated over the calibration data and the rounding error of every column is spread over
 /// the columns not yet quantized.
 ///
+/// **Bias correction** (`bias_correction=true`, static mode): quantization errors that do not
+/// average out shift the mean of a layer's output per channel, and the shifts add up through the
+/// network. After the layers are quantized, the float graph and the quantized graph run on the
+/// same calibration data (batch by batch; only per-channel sums are kept), and each quantized
+/// `Conv` and `Gemm` gets the mean of (quantized output - float output) per output channel
+/// subtracted from its float bias before the bias is quantized (a zero bias is created for a
+/// layer without one). `bias_correction_order=sequential` (the default) corrects the layers one
+/// at a time in graph order, each measured with the earlier ones corrected; `joint` measures all
+/// layers once. `MatMul` layers (no bias input) and a `Gemm` whose C is not a 1-D vector are not
+/// corrected. The empirical variant of Nagel et al. 2019 (section 4.2).
+///
 /// **Layer selection**: `include` / `exclude` are glob patterns over node names (a pattern that
 /// matches no quantizable layer is a `RecipeError`); `keep_last=true` leaves the last layer in
 /// program order (the classifier) in float; `methods` overrides the calibration method for the
@@ -108,6 +119,15 @@ struct QuantizeOptions {
   std::string metric = "accuracy"; ///< Metric of `max_drop` (ir/evaluate.h names).
   int64_t eval_samples = -1;       ///< Evaluate on the first K eval samples (-1: all).
   bool measure_sqnr = true;        ///< Measure each layer's output SQNR on one calibration batch.
+  /// Static mode: empirical bias correction (see the file comment) of every quantized `Conv` and
+  /// `Gemm` on the calibration data.
+  bool bias_correction = false;
+  /// "sequential": correct the layers one at a time in graph order, each measured with the
+  /// earlier ones already corrected (one float pass over the calibration data, then one pass of
+  /// the quantized graph cut after each layer); "joint": measure every layer in one float and one
+  /// quantized pass and correct them all at once (faster, but it over-corrects: see
+  /// docs/quantization.md).
+  std::string bias_correction_order = "sequential";
 };
 
 /// What the pass did with one quantizable layer.
@@ -130,6 +150,9 @@ struct QuantLayer {
   /// SQNR of the layer's output in the quantized graph against the float graph on one
   /// calibration batch (errors of earlier layers included); 0 when not measured.
   double output_sqnr_db = 0;
+  /// Bias correction: the largest |shift| subtracted from the layer's float bias (before it is
+  /// quantized); 0 without correction.
+  double bias_shift_max = 0;
 };
 
 /// The `quantize` pass; see the file comment.
@@ -143,8 +166,9 @@ public:
   /// Quantizes the graph. Stats: "layers_quantized", "layers_float", "calibration_samples",
   /// "seconds_calibration", "seconds_rewrite", with `max_drop` "metric_float",
   /// "metric_quantized", "layers_float_for_accuracy", and per layer "layer:<node>:<field>" for
-  /// the numeric fields of `QuantLayer` (see `quantize_layers_from_stats`). Throws `Error` for
-  /// missing or bad calibration data and a missing executor.
+  /// the numeric fields of `QuantLayer` (see `quantize_layers_from_stats`); with
+  /// `bias_correction` also "bias_corrected_layers" and "seconds_bias_correction". Throws `Error`
+  /// for missing or bad calibration data and a missing executor.
   PassResult run(Graph& graph, PassContext& ctx) override;
   /// One record per quantizable layer of the last `run`, in graph order.
   const std::vector<QuantLayer>& layers() const { return layers_; }
