@@ -375,6 +375,16 @@ std::vector<Tensor> graph_inputs_for(const Graph& graph, const Batch& batch) {
   return out;
 }
 
+void require_calibration(const Graph& graph, const PassContext& ctx, const std::string& who) {
+  if (!ctx.calibration)
+    throw Error(who + " needs calibration data (PassContext::calibration, or `data.calibration` "
+                      "in a recipe): none given");
+  if (!ctx.executor)
+    throw Error(who + " needs an executor (PassContext::executor) to run the calibration data: "
+                      "none given");
+  check_calibration_data(graph, *ctx.calibration, who);
+}
+
 std::map<std::string, ActivationStats> calibrate_activations(const Graph& graph, Executor& executor,
                                                              const DataSource& data,
                                                              const std::vector<std::string>& names,

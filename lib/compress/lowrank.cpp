@@ -3,6 +3,8 @@
 #include "compress_util.h"
 #include "lowrank_internal.h"
 
+#include "shrink/compress/calibrate.h"
+
 #include "shrink/core/error.h"
 #include "shrink/pass/layer_stats.h"
 #include "shrink/pass/registry.h"
@@ -191,12 +193,7 @@ PassResult LowRankPass::run(Graph& graph, PassContext& ctx) {
   double calib_seconds = 0;
   int64_t calib_samples = 0;
   if (o.whiten && !selected.empty()) {
-    if (!ctx.calibration)
-      throw Error("pass 'lowrank' with whiten=true needs calibration data "
-                  "(PassContext::calibration): none given");
-    if (!ctx.executor)
-      throw Error("pass 'lowrank' with whiten=true needs an executor (PassContext::executor) to "
-                  "run the calibration data: none given");
+    require_calibration(graph, ctx, "pass 'lowrank' with whiten=true");
     std::map<std::string, std::pair<std::string, PatchGeometry>> geometry;
     std::vector<std::string> spatial;
     for (LayerPlan* p : selected) {

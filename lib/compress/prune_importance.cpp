@@ -1,5 +1,6 @@
 #include "shrink/compress/prune_importance.h"
 
+#include "shrink/compress/calibrate.h"
 #include "shrink/core/error.h"
 
 #include <algorithm>
@@ -207,12 +208,7 @@ std::vector<std::vector<double>> unit_importance(const Graph& graph,
   }
 
   case PruneCriterion::Activation: {
-    if (!ctx.executor)
-      throw Error(pass + ": activation needs an executor (PassContext::executor) to run the "
-                         "model on calibration data; none given");
-    if (!ctx.calibration)
-      throw Error(pass + ": activation needs calibration data (PassContext::calibration); "
-                         "none given");
+    require_calibration(graph, ctx, pass + " with criterion=activation");
     // The activations to watch: the outputs of each group's producers.
     std::vector<std::string> fetch;
     std::vector<std::vector<size_t>> group_members(groups.size());

@@ -171,6 +171,24 @@ TEST_CASE("calibration data is checked before any work", "[calibrate]") {
   }
 }
 
+TEST_CASE("require_calibration names what a pass is missing", "[calibrate]") {
+  Graph g = testing::small_cnn();
+  ReferenceExecutor exec;
+  TensorDataSource good({Tensor(DType::f32, {4, 1, 28, 28})});
+  TensorDataSource bad({Tensor(DType::f32, {4, 3, 28, 28})});
+  PassContext ctx;
+  CHECK_THROWS_WITH(require_calibration(g, ctx, "pass 'x'"),
+                    Catch::StartsWith("pass 'x' needs calibration data"));
+  ctx.calibration = &good;
+  CHECK_THROWS_WITH(require_calibration(g, ctx, "pass 'x'"),
+                    Catch::StartsWith("pass 'x' needs an executor"));
+  ctx.executor = &exec;
+  CHECK_NOTHROW(require_calibration(g, ctx, "pass 'x'"));
+  ctx.calibration = &bad;
+  CHECK_THROWS_WITH(require_calibration(g, ctx, "pass 'x'"),
+                    Catch::Contains("per-sample shapes do not match"));
+}
+
 TEST_CASE("calibrate_activations streams every sample into the histograms", "[calibrate]") {
   Graph g = testing::small_cnn();
   ReferenceExecutor exec;

@@ -16,6 +16,7 @@
 
 #include "shrink/core/tensor.h"
 #include "shrink/ir/interfaces.h"
+#include "shrink/pass/pass.h"
 
 #include <cstdint>
 #include <map>
@@ -122,6 +123,12 @@ struct ActivationStats {
 /// dimensions (or has the same element count, for a flattening model). `who` names the caller in
 /// the message (e.g. "pass 'quantize'"). Throws `Error` otherwise.
 void check_calibration_data(const Graph& graph, const DataSource& data, const std::string& who);
+
+/// Checks, before any work, that a pass can run `graph` on calibration data: `ctx.calibration`
+/// and `ctx.executor` are set and the data fits the graph (`check_calibration_data`). `who`
+/// names the caller and what it does (e.g. "pass 'lowrank' with whiten=true"). Throws `Error`
+/// saying what is missing.
+void require_calibration(const Graph& graph, const PassContext& ctx, const std::string& who);
 
 /// The inputs of `batch` shaped for `graph`: reshaped to the graph input's per-sample shape
 /// where only the layout differs. `check_calibration_data` must have accepted the data.
