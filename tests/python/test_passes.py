@@ -1,5 +1,6 @@
 """Every registered pass as a typed Python function; pipelines; the pass manager."""
 
+import numpy as np
 import pytest
 
 
@@ -91,3 +92,22 @@ def test_signatures_and_python_names(shrink, small_graph):
     shrink.passes.prune_channels(a, ratio=0.5, global_=True, min_channels=2)
     shrink.run(b, "prune-channels{ratio=0.5,global=true,min-channels=2}")
     assert a.text() == b.text()
+
+
+def test_quantization_helpers_from_python(shrink, small_graph, workspace):
+    # equalize: lossless, and it finds the c1 -> Relu -> c2 pair.
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 1, 8, 8)).astype(np.float32)
+    before = shrink.reference().run(small_graph, [x])[0]
+    g = small_graph.clone()
+    report = shrink.passes.equalize(g)
+    assert [p["stats"]["pairs"] for p in report["passes"] if p["name"] == "equalize"] == [1]
+    np.testing.assert_allclose(shrink.reference().run(g, [x])[0], before, rtol=1e-5, atol=1e-5)
+    # bias correction and smooth-quant take the same calibration data as quantize.
+    calib = shrink.npy_data([str(workspace / "x.npy")])
+    ctx = shrink.Context(calibration=calib, progress=False)
+    pm = shrink.PassManager().add("smooth-quant").add("quantize", bias_correction=True)
+    report = pm.run(g, ctx)
+    stats = {p["name"]: p["stats"] for p in report["passes"] if not p["automatic"]}
+    assert stats["quantize"]["bias_corrected_layers"] >= 2
+    with pytest.raises(shrink.RecipeError, match="smooth-quant needs calibration data"):
+        shrink.passes.smooth_quant(small_graph.clone())
