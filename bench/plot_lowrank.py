@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Plots metric versus kept parameters for `lowrank` runs of shrink_bench_compress.
 
-Reads the Markdown tables the benchmark prints (one file per model), splits the rows into plain
-and whitened (`whiten=true`) factorization, and draws one panel per model.
+Reads the Markdown tables the benchmark prints (one file per model; concatenate the tables of
+several runs on one model into its file), splits the rows into plain and whitened (`whiten=true`)
+factorization, each with and without a following `distill` (KD fine-tuning), and draws one panel
+per model.
 
 Usage:
     /usr/bin/python3 bench/plot_lowrank.py --out docs/img/lowrank.png fmnist.md gpt.md
@@ -47,10 +49,21 @@ def main():
     for ax, path in zip(axes, args.tables):
         metric, rows = read_table(path)
         base = [r for r in rows if not r[0].startswith("lowrank")]
-        for label, keep in (("plain SVD", lambda p: "whiten=true" not in p), ("whitened", lambda p: "whiten=true" in p)):
-            pts = sorted((pct, v) for p, pct, v in rows if p.startswith("lowrank") and keep(p))
-            ax.plot([p for p, _ in pts], [v for _, v in pts], marker="o", label=label)
-        for _, pct, v in base:
+        series = (
+            ("plain SVD", False, False, "C0", "-"),
+            ("whitened", True, False, "C1", "-"),
+            ("plain SVD + KD", False, True, "C0", ":"),
+            ("whitened + KD", True, True, "C1", ":"),
+        )
+        for label, whiten, kd, color, style in series:
+            pts = sorted(
+                (pct, v)
+                for p, pct, v in rows
+                if p.startswith("lowrank") and ("whiten=true" in p) == whiten and ("distill" in p) == kd
+            )
+            if pts:
+                ax.plot([p for p, _ in pts], [v for _, v in pts], marker="o", color=color, linestyle=style, label=label)
+        for _, pct, v in base[:1]:
             ax.axhline(v, color="gray", linestyle="--", linewidth=1, label="unfactorized")
         ax.set_xlabel("parameters kept (% of the model)")
         ax.set_ylabel(metric)
