@@ -396,6 +396,7 @@ private:
   int64_t folded_ = 0;
   int64_t dead_ = 0;
   int64_t runs_ = 0;
+  bool step_cpu_time_ = false;
   /// The results of the previous run. When the caller has dropped one, its storage is reused
   /// for the same result of the next run instead of a fresh allocation (see Plan::run).
   std::vector<Tensor> last_results_;

@@ -212,6 +212,7 @@ std::optional<EltwiseOp> eltwise_of(PlanBuilder& b, const Node& n) {
 Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
            const OneDnnOptions& options) {
   rt_.blocked_layouts = options.blocked_layouts;
+  step_cpu_time_ = options.step_cpu_time;
   auto add_slot = [&](const Value* v) {
     if (rt_.slot_of.count(v)) return;
     rt_.slot_of[v] = static_cast<int>(rt_.slots.size());
@@ -340,12 +341,12 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
       rt_.define_tensor(input_slots_[i], inputs[i]);
     for (const auto& step : steps_) {
       const auto start = std::chrono::steady_clock::now();
-      const double cpu_start = process_cpu_seconds();
+      const double cpu_start = step_cpu_time_ ? process_cpu_seconds() : 0.0;
       step->run(rt_);
       if (runs_ > 1) {
         step->info.seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
+        if (step_cpu_time_) step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
       }
       for (int id : step->release_after)
         rt_.release(id);

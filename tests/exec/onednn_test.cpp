@@ -124,6 +124,26 @@ TEST_CASE("a graph rebuilt at the same address with the same names re-plans", "[
   CHECK(max_abs_diff(zero[0], half[0]) > 0.5);
 }
 
+TEST_CASE("per-step CPU time is measured only when asked for", "[onednn]") {
+  const Graph g = mixed_graph();
+  const Tensor x = scaled_random({8, 4, 6, 6}, 1, 1.f);
+  for (bool cpu : {false, true}) {
+    OneDnnOptions o;
+    o.step_cpu_time = cpu;
+    OneDnnExecutor exec(o);
+    for (int i = 0; i < 3; ++i)
+      exec.run(g, {x});
+    double wall = 0, cpu_total = 0;
+    for (const OneDnnStepInfo& s : exec.plan_info().steps)
+      wall += s.seconds, cpu_total += s.cpu_seconds;
+    CHECK(wall > 0);
+    if (cpu)
+      CHECK(cpu_total > 0);
+    else
+      CHECK(cpu_total == 0);
+  }
+}
+
 TEST_CASE("the thread count is settable and re-plans", "[onednn]") {
   const Graph g = resnet_cnn(8, 1);
   const Tensor x = scaled_random({4, 1, 28, 28}, 3, 1.f);

@@ -41,6 +41,11 @@ struct OneDnnOptions {
   bool blocked_layouts = true;
   /// How many compiled plans (graph, version, input shapes, threads, fetch list) are kept.
   int plan_cache_size = 4;
+  /// Also measures each step's process CPU time (`OneDnnStepInfo::cpu_seconds`). Reading the
+  /// process CPU clock is a system call (about 1.4 us here, twice per step), which is a tenth of
+  /// a batch-1 CNN run, so it is off unless a profile needs it; wall time per step is always
+  /// measured (26 ns per clock read).
+  bool step_cpu_time = false;
 };
 
 /// One step of a compiled plan, for tests, reports and debugging.
@@ -63,9 +68,9 @@ struct OneDnnStepInfo {
   /// the primitives and packs the weights), in seconds, for profiling.
   double seconds = 0.0;
   /// CPU time of the whole process (every thread) spent in this step over the same runs, in
-  /// seconds. With passive OpenMP waiting it is about `threads` times the busy wall time, and it
-  /// does not grow while other processes hold the cores, so it measures the step's work on a
-  /// busy machine.
+  /// seconds (0 unless `OneDnnOptions::step_cpu_time`). With passive OpenMP waiting it is about
+  /// `threads` times the busy wall time, and it does not grow while other processes hold the cores,
+  /// so it measures the step's work on a busy machine.
   double cpu_seconds = 0.0;
 };
 
