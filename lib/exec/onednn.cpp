@@ -38,6 +38,7 @@ std::string OneDnnPlanInfo::str() const {
       out << "]";
     }
     if (!s.implementation.empty()) out << "  " << s.implementation;
+    if (s.serial) out << "  serial";
     if (runs > 1)
       out << "  " << std::fixed << std::setprecision(3) << 1e3 * s.seconds / (runs - 1) << " ms/run"
           << std::defaultfloat;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <omp.h>
 #include <sstream>
 
 namespace shrink::onednn {
@@ -213,6 +214,7 @@ Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
            const OneDnnOptions& options) {
   rt_.blocked_layouts = options.blocked_layouts;
   step_cpu_time_ = options.step_cpu_time;
+  serial_below_seconds_ = options.serial_below_us * 1e-6;
   auto add_slot = [&](const Value* v) {
     if (rt_.slot_of.count(v)) return;
     rt_.slot_of[v] = static_cast<int>(rt_.slots.size());
@@ -339,10 +341,17 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
   try {
     for (size_t i = 0; i < input_slots_.size(); ++i)
       rt_.define_tensor(input_slots_[i], inputs[i]);
+    // The executor set the plan's thread count. oneDNN's simple primitives (eltwise, binary,
+    // pooling, reorders) and the reference kernels size their parallel regions by it at run
+    // time, so lowering it around a serial step keeps the second thread asleep there.
+    const int threads = omp_get_max_threads();
     for (const auto& step : steps_) {
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = step_cpu_time_ ? process_cpu_seconds() : 0.0;
+      const bool serial = step->info.serial && threads > 1;
+      if (serial) omp_set_num_threads(1);
       step->run(rt_);
+      if (serial) omp_set_num_threads(threads);
       if (runs_ > 1) {
         step->info.seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -351,6 +360,11 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
       for (int id : step->release_after)
         rt_.release(id);
     }
+    // Runs 2 and 3 are the first timed ones: steps too short to gain from more threads go
+    // serial from run 4 on.
+    if (runs_ == 3 && threads > 1 && serial_below_seconds_ > 0)
+      for (const auto& step : steps_)
+        step->info.serial = step->info.seconds / 2 < serial_below_seconds_;
     std::vector<Tensor> results;
     results.reserve(result_slots_.size());
     last_results_.resize(result_slots_.size());

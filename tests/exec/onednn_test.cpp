@@ -124,6 +124,35 @@ TEST_CASE("a graph rebuilt at the same address with the same names re-plans", "[
   CHECK(max_abs_diff(zero[0], half[0]) > 0.5);
 }
 
+TEST_CASE("steps too short for a second thread go serial after their first timed runs",
+          "[onednn]") {
+  const Graph g = mixed_graph();
+  const Tensor x = scaled_random({1, 4, 6, 6}, 1, 1.f);
+  auto serial_steps = [&](OneDnnOptions o) {
+    OneDnnExecutor exec(o);
+    for (int i = 0; i < 5; ++i)
+      check_parity(g, {x}, exec); // results stay exact while steps change thread counts
+    int n = 0;
+    for (const OneDnnStepInfo& s : exec.plan_info().steps)
+      n += s.serial;
+    return n;
+  };
+  OneDnnOptions two;
+  two.threads = 2;
+  two.serial_below_us = 1e6; // every step counts as short
+  OneDnnExecutor probe(two);
+  probe.run(g, {x});
+  const int steps = static_cast<int>(probe.plan_info().steps.size());
+  REQUIRE(steps >= 3);
+  CHECK(serial_steps(two) == steps);
+  two.serial_below_us = 0; // off
+  CHECK(serial_steps(two) == 0);
+  OneDnnOptions one;
+  one.threads = 1;
+  one.serial_below_us = 1e6; // one thread: nothing to serialize
+  CHECK(serial_steps(one) == 0);
+}
+
 TEST_CASE("per-step CPU time is measured only when asked for", "[onednn]") {
   const Graph g = mixed_graph();
   const Tensor x = scaled_random({8, 4, 6, 6}, 1, 1.f);

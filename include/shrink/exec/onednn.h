@@ -46,6 +46,10 @@ struct OneDnnOptions {
   /// a batch-1 CNN run, so it is off unless a profile needs it; wall time per step is always
   /// measured (26 ns per clock read).
   bool step_cpu_time = false;
+  /// With more than one thread, a step whose first two timed runs averaged under this many
+  /// microseconds runs on one thread from then on (see `OneDnnStepInfo::serial`); 0 keeps every
+  /// step on all threads.
+  double serial_below_us = 15.0;
 };
 
 /// One step of a compiled plan, for tests, reports and debugging.
@@ -62,6 +66,10 @@ struct OneDnnStepInfo {
   /// The oneDNN implementation that runs the step (e.g. "brgconv:avx512_core"), once the step
   /// ran; empty for reference steps.
   std::string implementation;
+  /// True when the step runs on one thread although the plan has more: after its first timed
+  /// runs it took under `OneDnnOptions::serial_below_us`, less than waking a second thread and
+  /// joining it costs (about 5 us per step here).
+  bool serial = false;
   /// Why a oneDNN step runs its nodes on reference kernels instead, when oneDNN rejected it.
   std::string fallback_reason;
   /// Wall time spent in this step over every run of the plan but the first (which also creates
