@@ -52,6 +52,15 @@ SensitivityOptions read_options(const Options& raw) {
   Metric::parse(o.metric);
   if (o.sqnr_samples < 1)
     throw RecipeError("pass 'analyze-sensitivity': option 'sqnr_samples' must be at least 1");
+  // Each layer is measured quantized alone, with the plain rounding: these two quantize options
+  // act on the whole quantized graph and would be silently ignored here.
+  if (o.quantize.bias_correction)
+    throw RecipeError("pass 'analyze-sensitivity': option 'bias_correction' is not supported "
+                      "(each layer is measured quantized alone, without bias correction); give "
+                      "it to 'quantize' instead");
+  if (o.quantize.max_drop >= 0)
+    throw RecipeError("pass 'analyze-sensitivity': option 'max_drop' belongs to 'quantize', "
+                      "which uses this analysis to meet it");
   return o;
 }
 

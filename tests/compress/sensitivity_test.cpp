@@ -62,3 +62,12 @@ TEST_CASE("analyze-sensitivity without eval data measures SQNR only", "[sensitiv
   CHECK_FALSE(r.warnings.empty());
   CHECK_THROWS_AS(PassRegistry::global().create("analyze-sensitivity", {{"metric", "acc"}}), Error);
 }
+
+TEST_CASE("analyze-sensitivity refuses quantize options it would ignore", "[sensitivity]") {
+  auto& reg = PassRegistry::global();
+  CHECK_THROWS_WITH(reg.create("analyze-sensitivity", {{"bias_correction", "true"}}),
+                    Catch::Contains("'bias_correction' is not supported"));
+  CHECK_THROWS_WITH(reg.create("analyze-sensitivity", {{"max_drop", "0.5"}}),
+                    Catch::Contains("'max_drop' belongs to 'quantize'"));
+  CHECK_NOTHROW(reg.create("analyze-sensitivity", {{"activations", "s8"}}));
+}
