@@ -217,6 +217,9 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
         if (drop <= o.max_drop) break;
         quantize_set.erase(name);
         kept.push_back(name);
+        // Corrections measured with this layer quantized would be wrong for the layers after
+        // it once it is float: each trial gets its own.
+        if (o.bias_correction) correct();
         Graph trial = fp32.clone();
         quantizer.apply(trial, quantize_set, nullptr);
         value = eval_metric(trial, ctx, o.metric, o.eval_samples);
@@ -236,16 +239,6 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
       if (drop > o.max_drop)
         result.warnings.push_back(o.metric + " still dropped by " + num(drop) +
                                   " with every layer in float");
-      if (o.bias_correction && !kept.empty()) {
-        // The trials reused corrections measured with every layer quantized; the final set
-        // gets its own, and the reported metric is that of the graph returned.
-        correct();
-        Graph final_graph = fp32.clone();
-        quantizer.apply(final_graph, quantize_set, nullptr);
-        value = eval_metric(final_graph, ctx, o.metric, o.eval_samples);
-        drop = metric_drop(o.metric, base, value);
-        out = std::move(final_graph);
-      }
     }
     for (const std::string& k : kept)
       records[k].reason = "kept in float to meet max_drop";

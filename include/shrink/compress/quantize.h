@@ -64,7 +64,9 @@
 /// layer without one). `bias_correction_order=sequential` (the default) corrects the layers one
 /// at a time in graph order, each measured with the earlier ones corrected; `joint` measures all
 /// layers once. `MatMul` layers (no bias input) and a `Gemm` whose C is not a 1-D vector are not
-/// corrected. The empirical variant of Nagel et al. 2019 (section 4.2).
+/// corrected. The empirical variant of Nagel et al. 2019 (section 4.2). With `max_drop`, every
+/// trial set of int8 layers is corrected anew (a correction measured behind a layer that is
+/// then left in float would be wrong).
 ///
 /// **Layer selection**: `include` / `exclude` are glob patterns over node names (a pattern that
 /// matches no quantizable layer is a `RecipeError`); `keep_last=true` leaves the last layer in
