@@ -2,6 +2,8 @@
 // moment X^T X, one batch at a time.
 #include "lowrank_internal.h"
 
+#include "shrink/compress/calibrate.h"
+
 #include "shrink/core/error.h"
 
 #include <algorithm>
@@ -111,35 +113,6 @@ void accumulate_conv(const Tensor& t, const PatchGeometry& g, SecondMoment& m,
   flush();
 }
 
-/// The batch's inputs, reshaped to the graph inputs' per-sample layout when only the layout
-/// differs (a flattening model fed N x 1 x 28 x 28 images).
-std::vector<Tensor> adapt_inputs(const Graph& graph, const Batch& batch, const DataSource& data) {
-  if (batch.inputs.size() != graph.inputs().size())
-    throw Error("lowrank: the calibration data (" + data.describe() + ") has " +
-                std::to_string(batch.inputs.size()) + " input(s) per sample, but graph '" +
-                graph.name() + "' takes " + std::to_string(graph.inputs().size()));
-  std::vector<Tensor> out;
-  for (size_t i = 0; i < batch.inputs.size(); ++i) {
-    const Tensor& t = batch.inputs[i];
-    const TensorType& type = graph.inputs()[i]->type();
-    if (type.ranked() && type.rank() >= 1 && t.rank() >= 1) {
-      Shape shape = {t.dim(0)};
-      bool known = true;
-      for (int d = 1; d < type.rank(); ++d) {
-        const int64_t v = (*type.dims)[static_cast<size_t>(d)].value;
-        known = known && v >= 0;
-        shape.push_back(v);
-      }
-      if (known && shape != t.shape() && shape_numel(shape) == t.numel()) {
-        out.push_back(t.reshaped(shape));
-        continue;
-      }
-    }
-    out.push_back(t);
-  }
-  return out;
-}
-
 } // namespace
 
 int64_t
@@ -161,7 +134,7 @@ accumulate_moments(const Graph& graph, Executor& executor, const DataSource& dat
   for (int64_t start = 0; start < total; start += batch_size) {
     const int64_t count = std::min(batch_size, total - start);
     Batch batch = data.batch(start, count);
-    std::vector<Tensor> outs = executor.run(graph, adapt_inputs(graph, batch, data), fetch);
+    std::vector<Tensor> outs = executor.run(graph, graph_inputs_for(graph, batch), fetch);
     if (outs.size() != first_fetched + fetch.size())
       throw Error("lowrank: executor '" + executor.name() + "' returned " +
                   std::to_string(outs.size()) + " tensors, expected " +

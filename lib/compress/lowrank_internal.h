@@ -91,6 +91,7 @@ void rewrite_layer(Graph& graph, LayerPlan& plan, const MatrixF& first, const Ma
 
 /// Streams `data` through `executor` and accumulates X^T X for every key in `moments` (keys as
 /// built by `PatchGeometry::key`, geometries in `geometry`). Returns the number of samples read.
+/// The data must have passed `require_calibration` / `check_calibration_data` (calibrate.h).
 int64_t
 accumulate_moments(const Graph& graph, Executor& executor, const DataSource& data,
                    int64_t max_samples, int64_t batch_size,
