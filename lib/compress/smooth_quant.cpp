@@ -276,17 +276,6 @@ void row_absmax(const Target& t, std::vector<double>& out) {
     }
 }
 
-bool matches_any(const std::vector<std::string>& patterns, const std::vector<std::string>& names,
-                 std::string* which = nullptr) {
-  for (const std::string& p : patterns)
-    for (const std::string& n : names)
-      if (glob_match(p, n)) {
-        if (which) *which = p;
-        return true;
-      }
-  return false;
-}
-
 void write_stats(const SmoothGroup& r, Stats& s) {
   const std::string p = "group:" + r.producer + ":";
   s[p + "channels"] = static_cast<double>(r.channels);
@@ -342,21 +331,13 @@ PassResult SmoothQuantPass::run(Graph& graph, PassContext& ctx) {
   std::vector<std::string> candidates;
   for (const Group& g : groups)
     if (g.eligible) candidates.insert(candidates.end(), g.names.begin(), g.names.end());
-  NodeFilter{o.include, o.exclude}.check(
-      "smooth-quant", "producer or reader of a smoothable activation", candidates);
+  const NodeFilter filter{o.include, o.exclude};
+  filter.check("smooth-quant", "producer or reader of a smoothable activation", candidates);
   std::vector<Group*> chosen;
   for (Group& g : groups) {
     if (!g.eligible) continue;
-    std::string pat;
-    if (!o.include.empty() && !matches_any(o.include, g.names)) {
-      g.record.reason = "not matched by any include pattern";
-      continue;
-    }
-    if (matches_any(o.exclude, g.names, &pat)) {
-      g.record.reason = "excluded by pattern '" + pat + "'";
-      continue;
-    }
-    chosen.push_back(&g);
+    g.record.reason = filter.rejects(g.names);
+    if (g.record.reason.empty()) chosen.push_back(&g);
   }
 
   auto finish = [&] {

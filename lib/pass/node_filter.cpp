@@ -29,7 +29,14 @@ bool glob_match(const std::string& pattern, const std::string& name) {
 }
 
 std::string NodeFilter::rejects(const std::string& name) const {
-  auto matches = [&](const std::string& p) { return glob_match(p, name); };
+  return rejects(std::vector<std::string>{name});
+}
+
+std::string NodeFilter::rejects(const std::vector<std::string>& names) const {
+  auto matches = [&](const std::string& p) {
+    return std::any_of(names.begin(), names.end(),
+                       [&](const std::string& n) { return glob_match(p, n); });
+  };
   if (!include.empty() && std::none_of(include.begin(), include.end(), matches))
     return "not matched by any include pattern";
   auto ex = std::find_if(exclude.begin(), exclude.end(), matches);

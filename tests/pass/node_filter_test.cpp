@@ -27,6 +27,10 @@ TEST_CASE("NodeFilter selects by include, then exclude", "[passes][node-filter]"
   CHECK(f.rejects("head").empty());
   CHECK(f.rejects("fc2") == "excluded by pattern '*2'");
   CHECK(f.rejects("conv1") == "not matched by any include pattern");
+  // A unit of several nodes: one include match suffices, one exclude match rejects.
+  CHECK(f.rejects(std::vector<std::string>{"ln", "fc1"}).empty());
+  CHECK(f.rejects(std::vector<std::string>{"ln", "fc1", "fc2"}) == "excluded by pattern '*2'");
+  CHECK(f.rejects(std::vector<std::string>{"ln", "conv"}) == "not matched by any include pattern");
 }
 
 TEST_CASE("NodeFilter refuses a pattern that matches no candidate", "[passes][node-filter]") {

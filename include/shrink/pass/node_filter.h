@@ -21,6 +21,9 @@ struct NodeFilter {
   /// Why the filter rejects `name` ("not matched by any include pattern", "excluded by pattern
   /// 'p'"), or an empty string when it selects it.
   std::string rejects(const std::string& name) const;
+  /// The same for a unit of several nodes chosen together (e.g. a LayerNorm and the layers
+  /// reading it): `include` needs one of `names` to match, `exclude` rejects if any matches.
+  std::string rejects(const std::vector<std::string>& names) const;
 
   /// Throws `RecipeError` when a pattern matches none of `candidates`, since that is almost
   /// always a typo. The message names `pass`, the option, the pattern, what the candidates are
