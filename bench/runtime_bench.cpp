@@ -6,19 +6,20 @@
 //
 //   shrink_bench_runtime --cnn CNN.onnx --transformer TR.onnx --out DIR [--repeats N]
 //                        [--threads 1,2] [--profile] [--reference] [--only MODEL] [--no-layers]
-//       Imports both models and cleans them up (the CLI's default pipeline), quantizes them to
-//       QDQ form (activations calibrated per tensor, weights per output channel; the CNN on 256
-//       Fashion-MNIST training images), writes DIR/cnn.int8.onnx and DIR/transformer.int8.onnx
-//       (what ONNX Runtime runs), reloads them, checks int8 accuracy against fp32, and prints a
-//       table plus one tab-separated line per measurement:
-//       result <engine> <model> <batch> <threads> <median ms> <min ms> <max ms>
-//       It then reports the fraction of per-core peak (64 fp32 flop/cycle, 256 int8 op/cycle at
-//       the measured clock) reached by each model's largest convolution or GEMM, both inside the
-//       model (the step's own time) and alone. --profile prints every step of the batch-64 plans;
+//       Imports both models and cleans them up (the CLI's default pipeline), quantizes them with
+//       the `quantize` pass's defaults (the CNN calibrated on 256 Fashion-MNIST training images,
+//       the transformer on 16 random sequences), writes DIR/cnn.int8.onnx and
+//       DIR/transformer.int8.onnx (what ONNX Runtime runs), reloads them, checks int8 accuracy
+//       against fp32, and prints a table plus one tab-separated line per measurement: result
+//       <engine> <model> <batch> <threads> <median ms> <min ms> <max ms> It then reports the
+//       fraction of per-core peak (64 fp32 flop/cycle, 256 int8 op/cycle at the measured clock)
+//       reached by each model's largest convolution or GEMM, both inside the model (the step's own
+//       time) and alone. --profile prints every step of the batch-64 plans;
 //       --only cnn|transformer times one model; --no-layers skips the layers alone.
 //   shrink_bench_runtime --once MODEL.onnx [--batch B] [--threads T]
 //       Loads MODEL and runs one batch (for peak-memory measurements with /usr/bin/time).
 
+#include "shrink/compress/quantize.h"
 #include "shrink/core/error.h"
 #include "shrink/exec/onednn.h"
 #include "shrink/exec/reference.h"
@@ -168,6 +169,17 @@ Tensor uniform_input(const Shape& sample, int64_t batch, uint64_t seed) {
   for (int64_t i = 0; i < t.numel(); ++i)
     p[i] = 0.5f * (p[i] + 1.f);
   return t;
+}
+
+/// The `quantize` pass with its defaults (static int8, minmax calibration on `calibration`), as
+/// a user's recipe runs it.
+Graph quantize_model(const Graph& fp32, const DataSource& calibration, Executor& executor) {
+  Graph q = fp32.clone();
+  PassContext ctx;
+  ctx.executor = &executor;
+  ctx.calibration = &calibration;
+  QuantizePass(QuantizeOptions{}).run(q, ctx);
+  return q;
 }
 
 void cleanup(Graph& g) {
@@ -423,11 +435,8 @@ int main(int argc, char** argv) {
       OneDnnExecutor calib;
       Graph cnn = load_onnx(cnn_path);
       cleanup(cnn);
-      std::vector<std::vector<Tensor>> cnn_calib;
-      auto train = fashion_mnist("train", 256);
-      for (int64_t s = 0; s < train->size(); s += 64)
-        cnn_calib.push_back(train->batch(s, 64).inputs);
-      save_onnx(quantize_for_test(cnn, calib, cnn_calib), out_dir + "/cnn.int8.onnx");
+      save_onnx(quantize_model(cnn, *fashion_mnist("train", 256), calib),
+                out_dir + "/cnn.int8.onnx");
       Graph cnn_q = load_int8(out_dir + "/cnn.int8.onnx");
       auto [cnn_big, cnn_big_flops] = largest_layers(cnn);
       models.push_back({"cnn",
@@ -439,9 +448,7 @@ int main(int argc, char** argv) {
 
       Graph tr = load_onnx(tr_path);
       cleanup(tr);
-      save_onnx(quantize_for_test(
-                    tr, calib,
-                    {{uniform_input({128, 256}, 8, 101)}, {uniform_input({128, 256}, 8, 102)}}),
+      save_onnx(quantize_model(tr, TensorDataSource({uniform_input({128, 256}, 16, 101)}), calib),
                 out_dir + "/transformer.int8.onnx");
       Graph tr_q = load_int8(out_dir + "/transformer.int8.onnx");
       auto [tr_big, tr_big_flops] = largest_layers(tr);

@@ -7,6 +7,7 @@
 
 #include "shrink/core/error.h"
 #include "shrink/ir/evaluate.h"
+#include "shrink/ir/op_table.h"
 #include "shrink/pass/layer_stats.h"
 #include "shrink/pass/registry.h"
 
@@ -58,6 +59,11 @@ void validate(const QuantizeOptions& o) {
   if (o.batch_size < 1) bad_option("batch_size", "must be at least 1, got " + num(o.batch_size));
   if (o.min_elements < 0) bad_option("min_elements", "must not be negative");
   if (o.max_drop >= 0) Metric::parse(o.metric);
+  for (const std::string& op : o.table_ops)
+    if (!is_unary_elementwise(op))
+      bad_option("table_ops", "names '" + op +
+                                  "', which is not a unary element-wise op (Gelu, Sigmoid, Tanh, "
+                                  "Erf, Exp, HardSwish, ... )");
   one_of("bias_correction_order", o.bias_correction_order, {"sequential", "joint"});
   if (o.bias_correction && o.mode != "static")
     bad_option("bias_correction", "applies to mode=static (weight-only layers keep float "
@@ -113,6 +119,7 @@ QuantizeOptions read_quantize_options(OptionReader& r) {
   o.keep_last = r.get_bool("keep_last", o.keep_last);
   o.quantize_bias = r.get_bool("quantize_bias", o.quantize_bias);
   o.quantize_residuals = r.get_bool("quantize_residuals", o.quantize_residuals);
+  o.table_ops = r.get_list("table_ops", o.table_ops);
   o.max_drop = r.get_double("max_drop", o.max_drop);
   o.metric = r.get_string("metric", o.metric);
   o.eval_samples = r.get_int("eval_samples", o.eval_samples);

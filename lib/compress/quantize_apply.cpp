@@ -165,6 +165,41 @@ void find_residuals(const Graph& g, std::vector<LayerInfo>& layers) {
   }
 }
 
+/// Marks activations that can run as int8 tables: a layer's output, optionally through an `Add`
+/// of a constant (a MatMul's bias), is read only by an op in `ops`, and that op's output only by
+/// layers, as their activation input (see `LayerInfo::table_input`).
+void find_table_inputs(const Graph& g, const std::vector<std::string>& ops,
+                       std::vector<LayerInfo>& layers) {
+  std::map<std::string, const LayerInfo*> by_node;
+  for (const LayerInfo& l : layers)
+    if (l.eligible) by_node[l.node] = &l;
+  auto sole_user = [&](const Value* v) -> const Node* {
+    return v->uses().size() == 1 && !g.is_output(v) ? v->uses()[0].node : nullptr;
+  };
+  for (LayerInfo& l : layers) {
+    if (!l.eligible) continue;
+    const Value* v = g.find_node(l.node)->output();
+    const Node* u = sole_user(v);
+    if (u && u->op() == "Add" && u->num_inputs() == 2) {
+      const Value* other = u->input(u->input(0) == v ? 1 : 0);
+      if (other && other != v && constant_value(other)) {
+        v = u->output();
+        u = sole_user(v);
+      }
+    }
+    if (!u || u->input(0) != v || std::find(ops.begin(), ops.end(), u->op()) == ops.end()) continue;
+    const Value* a = u->output();
+    if (g.is_output(a) || a->uses().empty()) continue;
+    const bool layers_read = std::all_of(a->uses().begin(), a->uses().end(), [&](const Use& r) {
+      auto it = by_node.find(r.node->name());
+      return r.index == 0 && it != by_node.end() && it->second->act == a->name();
+    });
+    if (!layers_read) continue;
+    l.table_input = v->name();
+    l.table_output = a->name();
+  }
+}
+
 /// True when bias correction can change `l`'s bias: a Conv, or a Gemm, whose bias is a 1-D f32
 /// initializer or absent (a Gemm without C only with beta 1, since a new C is scaled by beta).
 bool correctable(const LayerInfo& l, const Graph& g) {
@@ -211,6 +246,7 @@ Quantizer::Quantizer(const Graph& fp32, const QuantizeOptions& options) : option
     if (analyze(*n, o, l)) layers_.push_back(std::move(l));
   }
   if (o.mode == "static" && o.quantize_residuals) find_residuals(fp32, layers_);
+  if (o.mode == "static" && !o.table_ops.empty()) find_table_inputs(fp32, o.table_ops, layers_);
   const NodeFilter filter{o.include, o.exclude};
   const std::vector<std::string> candidates = eligible_names(layers_);
   filter.check("quantize", "quantizable layer", candidates);
@@ -267,7 +303,7 @@ int64_t Quantizer::calibrate(const Graph& fp32, PassContext& ctx) {
     std::vector<std::string> names;
     for (const LayerInfo& l : layers_) {
       if (!l.selected) continue;
-      for (const std::string* v : {&l.act, &l.residual})
+      for (const std::string* v : {&l.act, &l.residual, &l.table_input})
         if (!v->empty() && std::find(names.begin(), names.end(), *v) == names.end())
           names.push_back(*v);
     }
@@ -279,7 +315,7 @@ int64_t Quantizer::calibrate(const Graph& fp32, PassContext& ctx) {
     const DType dt = o.activations == "s8" ? DType::i8 : DType::u8;
     for (const LayerInfo& l : layers_) {
       if (!l.selected) continue;
-      for (const std::string* v : {&l.act, &l.residual}) {
+      for (const std::string* v : {&l.act, &l.residual, &l.table_input}) {
         // A value read by several layers takes the method of the first of them.
         if (v->empty() || act_.count(*v)) continue;
         const QuantRange r =
@@ -430,6 +466,12 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
     if (!layers.count(l.node)) continue;
     insert_qdq(l.act, l);
     if (!l.residual.empty()) insert_qdq(l.residual, l);
+    // The activation becomes a table only when its output is quantized too.
+    if (!l.table_input.empty() &&
+        std::any_of(layers_.begin(), layers_.end(), [&](const LayerInfo& r) {
+          return layers.count(r.node) && r.act == l.table_output;
+        }))
+      insert_qdq(l.table_input, l);
   }
   // Weights and biases.
   for (const LayerInfo& l : layers_) {

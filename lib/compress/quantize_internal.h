@@ -37,6 +37,11 @@ struct LayerInfo {
   /// shortcut) and the later of them in program order: quantizing it lets the other layer
   /// read it as an int8 residual. Empty otherwise.
   std::string residual;
+  /// When the layer's output (after a constant bias `Add`) goes only into an activation named in
+  /// `QuantizeOptions::table_ops` whose output only quantized layers read: the activation's input
+  /// (quantized too, so the runtime computes the activation as a table) and its output. Empty
+  /// otherwise.
+  std::string table_input, table_output;
 };
 
 /// Calibration, planning and rewriting for one float graph.

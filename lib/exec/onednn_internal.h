@@ -366,6 +366,9 @@ dnnl::memory prepare_sum_dst(Runtime& rt, const PostOp& sum, int dst_slot, DType
 std::unique_ptr<Step> match_conv(PlanBuilder& b, const Node& node);
 std::unique_ptr<Step> match_matmul(PlanBuilder& b, const Node& node);
 std::unique_ptr<Step> match_simple(PlanBuilder& b, const Node& node);
+/// `DequantizeLinear -> unary element-wise op -> QuantizeLinear` (per tensor, int8 in and out)
+/// as a 256-entry table (lib/exec/onednn_table.cpp).
+std::unique_ptr<Step> match_table(PlanBuilder& b, const Node& node);
 
 /// Claims every node of a fused group except DequantizeLinear nodes (which other consumers may
 /// absorb too).

@@ -244,6 +244,7 @@ Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
     if (b.claimed(n)) continue;
     std::unique_ptr<Step> step = match_conv(b, *n);
     if (!step) step = match_matmul(b, *n);
+    if (!step) step = match_table(b, *n);
     if (!step) step = match_simple(b, *n);
     if (!step) {
       step = std::make_unique<ReferenceStep>();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace shrink {
 
@@ -74,6 +75,14 @@ const OpSchema* find_op(const std::string& op) {
 
 const std::vector<const OpSchema*>& all_ops() {
   return table().sorted;
+}
+
+bool is_unary_elementwise(const std::string& op) {
+  static const std::unordered_set<std::string> ops = {
+      "Abs",        "Ceil",        "Cos",       "Erf",       "Exp",  "Floor",
+      "Gelu",       "HardSigmoid", "HardSwish", "LeakyRelu", "Log",  "Neg",
+      "Reciprocal", "Relu",        "Sigmoid",   "Sin",       "Sqrt", "Tanh"};
+  return ops.count(op) != 0;
 }
 
 std::vector<TensorType> infer_node_types(const Node& node) {

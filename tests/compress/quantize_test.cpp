@@ -521,3 +521,50 @@ TEST_CASE("quantize: bias correction removes the systematic error of int8 layers
   CHECK_THROWS_WITH(QuantizePass(Options{{"mode", "weight-only"}, {"bias_correction", "true"}}),
                     Catch::Contains("option 'bias_correction' applies to mode=static"));
 }
+
+TEST_CASE("quantize: a GELU between two layers becomes an int8 table", "[quantize]") {
+  // fc1 -> +b1 -> Gelu -> fc2: the MLP block of a transformer.
+  Graph f("mlp");
+  Value* x =
+      f.add_input("x", TensorType{DType::f32, std::vector<Dim>{Dim::sym("N"), Dim::known(32)}});
+  Value* h =
+      f.add_op("MatMul", {x, f.add_initializer("w1", Tensor::random({32, 64}, 1))}, {}, "fc1");
+  h = f.add_op("Add", {h, f.add_initializer("b1", Tensor::random({64}, 2))}, {}, "fc1_bias");
+  Value* a = f.add_op("Gelu", {h}, {}, "gelu");
+  Value* y =
+      f.add_op("MatMul", {a, f.add_initializer("w2", Tensor::random({64, 16}, 3))}, {}, "fc2");
+  f.set_outputs({y});
+  infer_shapes(f);
+  TensorDataSource calib({Tensor::random({64, 32}, 4)});
+  OneDnnExecutor exec({1});
+  PassContext ctx;
+  ctx.executor = &exec;
+  ctx.calibration = &calib;
+  Graph q = f.clone();
+  QuantizePass(Options{}).run(q, ctx);
+  // x, the Gelu's input and the Gelu's output.
+  CHECK(count_ops(q, "QuantizeLinear") == 3);
+  CHECK(q.find_node("gelu")->input(0)->producer()->op() == "DequantizeLinear");
+  const std::vector<Tensor> in = {Tensor::random({8, 32}, 5)};
+  const Tensor got = exec.run(q, in)[0];
+  const OneDnnPlanInfo info = exec.plan_info();
+  INFO(info.str());
+  CHECK(info.count("int8 table") == 1);
+  CHECK(info.count("int8 matmul") == 2);
+  ReferenceExecutor ref;
+  CHECK(sqnr_db(ref.run(q, in)[0], got) > 40.0);
+  CHECK(sqnr_db(ref.run(f, in)[0], got) > 25.0);
+
+  // Off: the Gelu is fused into fc1 as a float post-op.
+  Graph off = f.clone();
+  QuantizePass(Options{{"table_ops", "[]"}}).run(off, ctx);
+  CHECK(count_ops(off, "QuantizeLinear") == 2);
+  exec.run(off, in);
+  CHECK(exec.plan_info().count("int8 table") == 0);
+  // Not when only one of the two layers is quantized.
+  Graph one = f.clone();
+  QuantizePass(Options{{"exclude", "[fc2]"}}).run(one, ctx);
+  CHECK(count_ops(one, "QuantizeLinear") == 1);
+  CHECK_THROWS_WITH(QuantizePass(Options{{"table_ops", "[Softmax]"}}),
+                    Catch::Contains("table_ops") && Catch::Contains("Softmax"));
+}

@@ -269,3 +269,73 @@ TEST_CASE("int8 pooling between QDQ pairs pools the int8 values", "[onednn]") {
   CHECK(exec.plan_info().count("int8 pool") == 1);
   CHECK(max_abs_diff(got[0], want[0]) <= params["x"].scale * 1.001);
 }
+
+TEST_CASE("an activation between int8 tensors runs as a table, bit-exact", "[onednn]") {
+  const std::string op = GENERATE(as<std::string>{}, "Gelu", "Sigmoid", "Tanh", "Erf");
+  const DType in_type = GENERATE(DType::u8, DType::i8);
+  const DType out_type = op == "Gelu" ? DType::u8 : DType::i8;
+  // 37 columns leave a partial 64-byte block; the large shape is split over threads.
+  const Shape shape = GENERATE(Shape{3, 37}, Shape{2, 300, 700});
+  const int threads = GENERATE(1, 2);
+  CAPTURE(op, dtype_name(in_type), shape.size(), threads);
+  // The graph reads int8 codes, so that only the table step differs from the reference.
+  Graph g("table");
+  Value* x = g.add_input("x", TensorType::of(in_type, shape));
+  auto zero_point = [&](int32_t zp, DType t, const std::string& name) {
+    Tensor z(t, {});
+    if (t == DType::u8)
+      *z.data_mutable<uint8_t>() = static_cast<uint8_t>(zp);
+    else
+      *z.data_mutable<int8_t>() = static_cast<int8_t>(zp);
+    return g.add_initializer(name, z);
+  };
+  Value* xs = g.add_initializer("x_s", Tensor::scalar(4.f / 127.f));
+  Value* xz = zero_point(in_type == DType::u8 ? 128 : 0, in_type, "x_z");
+  Value* h = g.add_op("DequantizeLinear", {x, xs, xz}, {}, "x_dq");
+  Value* a = g.add_op(op, {h}, {}, "act");
+  Value* as =
+      g.add_initializer("a_s", Tensor::scalar(out_type == DType::u8 ? 4.f / 255.f : 1.f / 127.f));
+  Value* az = zero_point(0, out_type, "a_z");
+  Value* aq = g.add_op("QuantizeLinear", {a, as, az}, {}, "a_q");
+  g.set_outputs({g.add_op("DequantizeLinear", {aq, as, az}, {}, "a_dq")});
+  infer_shapes(g);
+  Tensor in(in_type, shape);
+  uint64_t state = 12345;
+  auto* codes = static_cast<uint8_t*>(in.raw_mutable());
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    codes[i] = static_cast<uint8_t>(state >> 56);
+  }
+  ReferenceExecutor ref;
+  OneDnnOptions o;
+  o.threads = threads;
+  OneDnnExecutor exec(o);
+  const Tensor want = ref.run(g, {in})[0];
+  const Tensor got = exec.run(g, {in})[0];
+  const OneDnnPlanInfo info = exec.plan_info();
+  INFO(info.str());
+  REQUIRE(info.count("int8 table") == 1);
+  for (const OneDnnStepInfo& s : info.steps)
+    if (s.kind == "int8 table") {
+      CHECK(s.fallback_reason.empty());
+      CHECK(s.nodes == std::vector<std::string>{"x_dq", "act", "a_q"});
+    }
+  CHECK(max_abs_diff(got, want) == 0.0);
+}
+
+TEST_CASE("a table step needs int8 on both sides", "[onednn]") {
+  // Without the QuantizeLinear after it, Gelu reads the dequantized value and runs in float.
+  Graph g("no_table");
+  Value* x = g.add_input("x", TensorType::of(DType::f32, {4, 16}));
+  Value* s = g.add_initializer("s", Tensor::scalar(0.05f));
+  Value* q = g.add_op("QuantizeLinear", {x, s}, {}, "q");
+  Value* dq = g.add_op("DequantizeLinear", {q, s}, {}, "dq");
+  g.set_outputs({g.add_op("Gelu", {dq}, {}, "act")});
+  infer_shapes(g);
+  const Tensor in = scaled_random({4, 16}, 3, 2.f);
+  OneDnnExecutor exec;
+  const Tensor got = exec.run(g, {in})[0];
+  CHECK(exec.plan_info().count("int8 table") == 0);
+  ReferenceExecutor ref;
+  CHECK(max_abs_diff(got, ref.run(g, {in})[0]) <= 1e-5);
+}

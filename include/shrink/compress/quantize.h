@@ -117,6 +117,12 @@ struct QuantizeOptions {
   /// Static mode: when an `Add` sums the outputs of two layers (a projection shortcut), also
   /// quantize the later layer's output, so that the other layer reads an int8 residual.
   bool quantize_residuals = true;
+  /// Static mode: activations computed as int8 tables. When a quantized layer's output (after a
+  /// constant bias `Add`) goes only into one of these ops and the op's output only into quantized
+  /// layers, the op's input is quantized too, so the runtime maps each int8 input to its int8
+  /// output through a 256-entry table instead of evaluating the op in float inside the layer.
+  /// Empty: every activation stays fused in float.
+  std::vector<std::string> table_ops = {"Gelu", "Sigmoid", "Tanh", "Erf"};
   double max_drop = -1;            ///< Allowed metric drop (see the file comment); < 0: no check.
   std::string metric = "accuracy"; ///< Metric of `max_drop` (ir/evaluate.h names).
   int64_t eval_samples = -1;       ///< Evaluate on the first K eval samples (-1: all).

@@ -56,7 +56,8 @@ struct OneDnnOptions {
 struct OneDnnStepInfo {
   /// What runs: "conv", "int8 conv", "matmul", "int8 matmul", "pool", "int8 pool", "eltwise",
   /// "binary", "softmax", "layernorm", "batchnorm", "concat", "transpose", "quantize",
-  /// "dequantize" or "reference" (the reference kernel of one node).
+  /// "dequantize", "int8 table" (an activation between int8 tensors as a 256-entry lookup) or
+  /// "reference" (the reference kernel of one node).
   std::string kind;
   /// The graph nodes the step covers, in program order (a fused step covers several).
   std::vector<std::string> nodes;

@@ -44,6 +44,11 @@ const OpSchema* find_op(const std::string& op);
 /// Every schema, sorted by name.
 const std::vector<const OpSchema*>& all_ops();
 
+/// True for float ops with one input whose every output element is a function of the input
+/// element at the same position only (activations and unary math: Relu, Gelu, Sigmoid, Exp...).
+/// A runtime may compute such an op on int8 values as a table.
+bool is_unary_elementwise(const std::string& op);
+
 /// Runs the op's shape inference for `node`. Throws `UnsupportedError` for an unknown op.
 std::vector<TensorType> infer_node_types(const Node& node);
 
