@@ -39,6 +39,8 @@ options:
                      comparison, on the fp32 path; a float model is first quantized with the
                      `quantize` pass (static int8, calibrated on --data or on the random inputs)
   --data SPEC        calibration data for --int8 (as for `shrink eval`; default random inputs)
+  --profile          after each configuration, print the plan: every step (fused nodes, post-ops,
+                     oneDNN implementation) with its time per run
   --json             machine-readable output
   --quiet            print only the JSON or nothing
   --help             this text
@@ -52,6 +54,7 @@ struct Timing {
   std::string variant;
   int threads = 0;
   double median_ms = 0, p10_ms = 0, p90_ms = 0, per_second = 0;
+  std::string profile; ///< The plan with per-step times (OneDnnPlanInfo::str).
 };
 
 std::vector<Tensor> bench_inputs(const Graph& g, int64_t batch,
@@ -115,6 +118,7 @@ Timing time_runs(const Graph& g, const std::vector<Tensor>& inputs, int threads,
   t.median_ms = pct(0.5);
   t.p10_ms = pct(0.1);
   t.p90_ms = pct(0.9);
+  t.profile = exec.plan_info().str();
   t.per_second = inputs.empty() || inputs[0].rank() == 0
                      ? 1e3 / t.median_ms
                      : static_cast<double>(inputs[0].dim(0)) * 1e3 / t.median_ms;
@@ -141,7 +145,7 @@ int64_t positive(const Args& args, const std::string& key, int64_t def, int64_t 
 } // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"int8", "json", "quiet", "help"},
+  Args args(argv, {"int8", "json", "quiet", "profile", "help"},
             {"batch", "dim", "threads", "iterations", "warmup", "data"});
   if (args.flag("help")) {
     std::cout << kBenchHelp;
@@ -246,6 +250,9 @@ int cmd_bench(const std::vector<std::string>& argv) {
                   base / t.median_ms);
     std::cout << line << "\n";
   }
+  if (args.flag("profile"))
+    for (const Timing& t : timings)
+      std::cout << "\nplan of " << t.variant << ", " << t.threads << " thread(s):\n" << t.profile;
   return kExitOk;
 }
 

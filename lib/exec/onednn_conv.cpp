@@ -87,6 +87,7 @@ protected:
     std::vector<Shape> key = operand_shapes(rt, epi);
     key.push_back(src.shape);
     if (weight_slot >= 0) key.push_back(rt.live(weight_slot).shape);
+    key.push_back(Shape{current_threads()});
     if (!prepared_ || key != key_ || src.dtype != key_dtype_) {
       prepare(rt);
       key_ = key;

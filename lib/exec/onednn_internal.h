@@ -50,6 +50,10 @@ MemDesc with_type(const MemDesc& desc, dt type);
 dnnl::memory::dims pad_rank(const Shape& shape, int rank);
 /// True when every dim of `src1` equals the one of `dst` or is 1 (oneDNN's broadcast rule).
 bool broadcasts_to(const dnnl::memory::dims& src1, const dnnl::memory::dims& dst);
+/// The thread count oneDNN uses for primitives created now (OpenMP's current maximum). Conv and
+/// matmul primitives keep the count they were created with, so it is part of their preparation
+/// key: a step that goes serial gets primitives created for one thread.
+int current_threads();
 /// Pointer for oneDNN to read (oneDNN takes non-const handles even for inputs).
 inline void* handle(const Tensor& t) {
   return const_cast<void*>(t.raw());
@@ -201,6 +205,7 @@ public:
   std::vector<int> outputs;
   std::vector<int> release_after; ///< Slots whose last use is this step.
   int position = 0;               ///< Program position of the last covered node.
+  bool serial_trial = false;      ///< Timed on one thread in the plan's thread trial.
 
 protected:
   /// The accelerated implementation. Throws PrepareFailure (or dnnl::error) to fall back.

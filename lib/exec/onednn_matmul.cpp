@@ -58,6 +58,7 @@ protected:
     std::vector<Shape> key = operand_shapes(rt, epi);
     key.push_back(a.shape);
     if (b_slot >= 0) key.push_back(rt.live(b_slot).shape);
+    key.push_back(Shape{current_threads()});
     const DType b_dtype = b_slot >= 0 ? rt.live(b_slot).dtype : b_const->dtype();
     if (!prepared_ || key != key_ || a.dtype != key_a_ || b_dtype != key_b_) {
       prepare(rt);

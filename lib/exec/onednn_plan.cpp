@@ -346,26 +346,38 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
     // pooling, reorders) and the reference kernels size their parallel regions by it at run
     // time, so lowering it around a serial step keeps the second thread asleep there.
     const int threads = omp_get_max_threads();
+    // The thread trial (see OneDnnOptions::serial_below_us): runs 2-3 time every step on all
+    // threads; short ones then run on one thread in runs 4-6 (run 4 creates their one-thread
+    // primitives and is not counted) and stay there when that was faster.
+    const bool trial = threads > 1 && serial_below_seconds_ > 0;
+    const bool timing_all = trial && (runs_ == 2 || runs_ == 3);
+    const bool trying_one = trial && runs_ >= 4 && runs_ <= 6;
     for (const auto& step : steps_) {
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = step_cpu_time_ ? process_cpu_seconds() : 0.0;
-      const bool serial = step->info.serial && threads > 1;
+      const bool serial = threads > 1 && (trying_one ? step->serial_trial : step->info.serial);
       if (serial) omp_set_num_threads(1);
       step->run(rt_);
       if (serial) omp_set_num_threads(threads);
       if (runs_ > 1) {
-        step->info.seconds +=
+        const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        step->info.seconds += seconds;
+        if (timing_all) step->info.trial_seconds += seconds / 2;
+        if (trying_one && runs_ > 4 && step->serial_trial)
+          step->info.trial_serial_seconds += seconds / 2;
         if (step_cpu_time_) step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
       }
       for (int id : step->release_after)
         rt_.release(id);
     }
-    // Runs 2 and 3 are the first timed ones: steps too short to gain from more threads go
-    // serial from run 4 on.
-    if (runs_ == 3 && threads > 1 && serial_below_seconds_ > 0)
+    if (trial && runs_ == 3)
       for (const auto& step : steps_)
-        step->info.serial = step->info.seconds / 2 < serial_below_seconds_;
+        step->serial_trial = step->info.trial_seconds < serial_below_seconds_;
+    if (trial && runs_ == 6)
+      for (const auto& step : steps_)
+        step->info.serial =
+            step->serial_trial && step->info.trial_serial_seconds < step->info.trial_seconds;
     std::vector<Tensor> results;
     results.reserve(result_slots_.size());
     last_results_.resize(result_slots_.size());

@@ -3,12 +3,18 @@
 
 #include "onednn_internal.h"
 
+#include <omp.h>
+
 #include "shrink/ir/op_table.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace shrink::onednn {
+
+int current_threads() {
+  return omp_get_max_threads();
+}
 
 std::string node_label(const Node& node) {
   return "node '" + node.name() + "' (" + node.op() + ")";

@@ -124,33 +124,38 @@ TEST_CASE("a graph rebuilt at the same address with the same names re-plans", "[
   CHECK(max_abs_diff(zero[0], half[0]) > 0.5);
 }
 
-TEST_CASE("steps too short for a second thread go serial after their first timed runs",
-          "[onednn]") {
+TEST_CASE("short steps run on one thread when the thread trial finds that faster", "[onednn]") {
   const Graph g = mixed_graph();
   const Tensor x = scaled_random({1, 4, 6, 6}, 1, 1.f);
-  auto serial_steps = [&](OneDnnOptions o) {
+  auto plan_after_trial = [&](OneDnnOptions o) {
     OneDnnExecutor exec(o);
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 8; ++i)
       check_parity(g, {x}, exec); // results stay exact while steps change thread counts
-    int n = 0;
-    for (const OneDnnStepInfo& s : exec.plan_info().steps)
-      n += s.serial;
-    return n;
+    return exec.plan_info();
   };
   OneDnnOptions two;
   two.threads = 2;
-  two.serial_below_us = 1e6; // every step counts as short
-  OneDnnExecutor probe(two);
-  probe.run(g, {x});
-  const int steps = static_cast<int>(probe.plan_info().steps.size());
-  REQUIRE(steps >= 3);
-  CHECK(serial_steps(two) == steps);
+  two.serial_below_us = 1e6; // every step is tried on one thread
+  const OneDnnPlanInfo tried = plan_after_trial(two);
+  INFO(tried.str());
+  REQUIRE(tried.steps.size() >= 3);
+  for (const OneDnnStepInfo& s : tried.steps) {
+    CHECK(s.trial_seconds > 0);
+    CHECK(s.trial_serial_seconds > 0);
+    CHECK(s.serial == (s.trial_serial_seconds < s.trial_seconds));
+  }
   two.serial_below_us = 0; // off
-  CHECK(serial_steps(two) == 0);
+  for (const OneDnnStepInfo& s : plan_after_trial(two).steps) {
+    CHECK_FALSE(s.serial);
+    CHECK(s.trial_serial_seconds == 0);
+  }
   OneDnnOptions one;
   one.threads = 1;
-  one.serial_below_us = 1e6; // one thread: nothing to serialize
-  CHECK(serial_steps(one) == 0);
+  one.serial_below_us = 1e6; // one thread: nothing to try
+  for (const OneDnnStepInfo& s : plan_after_trial(one).steps) {
+    CHECK_FALSE(s.serial);
+    CHECK(s.trial_seconds == 0);
+  }
 }
 
 TEST_CASE("per-step CPU time is measured only when asked for", "[onednn]") {

@@ -46,10 +46,11 @@ struct OneDnnOptions {
   /// a batch-1 CNN run, so it is off unless a profile needs it; wall time per step is always
   /// measured (26 ns per clock read).
   bool step_cpu_time = false;
-  /// With more than one thread, a step whose first two timed runs averaged under this many
-  /// microseconds runs on one thread from then on (see `OneDnnStepInfo::serial`); 0 keeps every
-  /// step on all threads.
-  double serial_below_us = 15.0;
+  /// The thread trial, with more than one thread: a step whose first two timed runs (runs 2 and
+  /// 3 of a plan) averaged under this many microseconds is timed on one thread too (runs 4 to 6,
+  /// the first of them untimed), and runs on one thread from then on when that was faster (see
+  /// `OneDnnStepInfo::serial`). 0 keeps every step on all threads.
+  double serial_below_us = 100.0;
 };
 
 /// One step of a compiled plan, for tests, reports and debugging.
@@ -67,10 +68,14 @@ struct OneDnnStepInfo {
   /// The oneDNN implementation that runs the step (e.g. "brgconv:avx512_core"), once the step
   /// ran; empty for reference steps.
   std::string implementation;
-  /// True when the step runs on one thread although the plan has more: after its first timed
-  /// runs it took under `OneDnnOptions::serial_below_us`, less than waking a second thread and
-  /// joining it costs (about 5 us per step here).
+  /// True when the step runs on one thread although the plan has more, because it was faster so
+  /// in the plan's thread trial (`OneDnnOptions::serial_below_us`): waking a second thread and
+  /// joining it costs about 5 us per step here, and at batch 1 a small convolution split over
+  /// two cores also waits for the other core's half of its input.
   bool serial = false;
+  /// The step's mean wall time per run, in seconds, on all threads (runs 2 and 3) and on one
+  /// thread (runs 5 and 6) in the thread trial; 0 when not measured.
+  double trial_seconds = 0.0, trial_serial_seconds = 0.0;
   /// Why a oneDNN step runs its nodes on reference kernels instead, when oneDNN rejected it.
   std::string fallback_reason;
   /// Wall time spent in this step over every run of the plan but the first (which also creates
