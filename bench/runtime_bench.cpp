@@ -338,7 +338,7 @@ std::pair<double, double> step_seconds(const OneDnnPlanInfo& info, const std::st
   for (const OneDnnStepInfo& s : info.steps)
     if (std::find(s.nodes.begin(), s.nodes.end(), name) != s.nodes.end()) {
       *kind = s.kind + " " + s.implementation;
-      const double runs = static_cast<double>(std::max<int64_t>(1, info.runs - 1));
+      const double runs = static_cast<double>(std::max<int64_t>(1, info.timed_runs));
       return {s.seconds / runs, s.cpu_seconds / runs};
     }
   return {-1.0, -1.0};

@@ -39,8 +39,8 @@ std::string OneDnnPlanInfo::str() const {
     }
     if (!s.implementation.empty()) out << "  " << s.implementation;
     if (s.serial) out << "  serial";
-    if (runs > 1)
-      out << "  " << std::fixed << std::setprecision(3) << 1e3 * s.seconds / (runs - 1) << " ms/run"
+    if (timed_runs > 0)
+      out << "  " << std::fixed << std::setprecision(3) << 1e3 * s.seconds / timed_runs << " ms/run"
           << std::defaultfloat;
     if (!s.fallback_reason.empty()) out << "  (reference: " << s.fallback_reason << ")";
     out << "\n";

@@ -404,6 +404,7 @@ private:
   int64_t folded_ = 0;
   int64_t dead_ = 0;
   int64_t runs_ = 0;
+  int64_t timed_runs_ = 0;
   bool step_cpu_time_ = false;
   double serial_below_seconds_ = 0.0;
   /// The results of the previous run. When the caller has dropped one, its storage is reused

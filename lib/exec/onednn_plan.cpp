@@ -346,12 +346,13 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
     // pooling, reorders) and the reference kernels size their parallel regions by it at run
     // time, so lowering it around a serial step keeps the second thread asleep there.
     const int threads = omp_get_max_threads();
-    // The thread trial (see OneDnnOptions::serial_below_us): runs 2-3 time every step on all
-    // threads; short ones then run on one thread in runs 4-6 (run 4 creates their one-thread
-    // primitives and is not counted) and stay there when that was faster.
+    // The thread trial (see OneDnnOptions::serial_below_us): runs 2-4 time every step on all
+    // threads; short ones then run on one thread in runs 5-8 (run 5 creates their one-thread
+    // primitives and is not counted) and stay there when that was faster. Each side keeps its
+    // fastest run: another process taking the core for a moment does not decide.
     const bool trial = threads > 1 && serial_below_seconds_ > 0;
-    const bool timing_all = trial && (runs_ == 2 || runs_ == 3);
-    const bool trying_one = trial && runs_ >= 4 && runs_ <= 6;
+    const bool timing_all = trial && runs_ >= 2 && runs_ <= 4;
+    const bool trying_one = trial && runs_ >= 5 && runs_ <= 8;
     for (const auto& step : steps_) {
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = step_cpu_time_ ? process_cpu_seconds() : 0.0;
@@ -363,21 +364,28 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         step->info.seconds += seconds;
-        if (timing_all) step->info.trial_seconds += seconds / 2;
-        if (trying_one && runs_ > 4 && step->serial_trial)
-          step->info.trial_serial_seconds += seconds / 2;
+        auto keep_min = [&](double& best) { best = best > 0 ? std::min(best, seconds) : seconds; };
+        if (timing_all) keep_min(step->info.trial_seconds);
+        if (trying_one && runs_ > 5 && step->serial_trial)
+          keep_min(step->info.trial_serial_seconds);
         if (step_cpu_time_) step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
       }
       for (int id : step->release_after)
         rt_.release(id);
     }
-    if (trial && runs_ == 3)
+    if (trial && runs_ == 4)
       for (const auto& step : steps_)
         step->serial_trial = step->info.trial_seconds < serial_below_seconds_;
-    if (trial && runs_ == 6)
-      for (const auto& step : steps_)
+    if (runs_ > 1) ++timed_runs_;
+    if (trial && runs_ == 8) {
+      // The plan is settled: profiles count from here.
+      timed_runs_ = 0;
+      for (const auto& step : steps_) {
         step->info.serial =
             step->serial_trial && step->info.trial_serial_seconds < step->info.trial_seconds;
+        step->info.seconds = step->info.cpu_seconds = 0;
+      }
+    }
     std::vector<Tensor> results;
     results.reserve(result_slots_.size());
     last_results_.resize(result_slots_.size());
@@ -421,6 +429,7 @@ OneDnnPlanInfo Plan::info() const {
   info.pool_buffers = rt_.pool.count();
   info.pool_bytes = rt_.pool.bytes();
   info.runs = runs_;
+  info.timed_runs = timed_runs_;
   return info;
 }
 

@@ -80,6 +80,10 @@ def test_bench(workspace):
     assert j["results"][0]["variant"] == "fp32" and j["results"][0]["median_ms"] > 0
     r = run_cli("bench", workspace / "model.onnx", "--iterations", "3", "--threads", "1")
     assert r.returncode == 0 and "median ms" in r.stdout
+    r = run_cli("bench", workspace / "model.onnx", "--iterations", "3", "--threads", "1",
+                "--profile")
+    assert r.returncode == 0, r.stderr
+    assert "plan of fp32, 1 thread(s):" in r.stdout and "ms/run" in r.stdout
 
 
 def test_bench_int8_when_quantize_is_registered(workspace):

@@ -46,10 +46,11 @@ struct OneDnnOptions {
   /// a batch-1 CNN run, so it is off unless a profile needs it; wall time per step is always
   /// measured (26 ns per clock read).
   bool step_cpu_time = false;
-  /// The thread trial, with more than one thread: a step whose first two timed runs (runs 2 and
-  /// 3 of a plan) averaged under this many microseconds is timed on one thread too (runs 4 to 6,
-  /// the first of them untimed), and runs on one thread from then on when that was faster (see
-  /// `OneDnnStepInfo::serial`). 0 keeps every step on all threads.
+  /// The thread trial, with more than one thread: a step whose fastest of its first three timed
+  /// runs (runs 2 to 4 of a plan) took under this many microseconds is timed on one thread too
+  /// (runs 5 to 8, the first of them untimed), and runs on one thread from then on when its
+  /// fastest run there was faster (see `OneDnnStepInfo::serial`). 0 keeps every step on all
+  /// threads.
   double serial_below_us = 100.0;
 };
 
@@ -73,13 +74,14 @@ struct OneDnnStepInfo {
   /// joining it costs about 5 us per step here, and at batch 1 a small convolution split over
   /// two cores also waits for the other core's half of its input.
   bool serial = false;
-  /// The step's mean wall time per run, in seconds, on all threads (runs 2 and 3) and on one
-  /// thread (runs 5 and 6) in the thread trial; 0 when not measured.
+  /// The step's fastest wall time, in seconds, on all threads (runs 2 to 4) and on one thread
+  /// (runs 6 to 8) in the thread trial; 0 when not measured.
   double trial_seconds = 0.0, trial_serial_seconds = 0.0;
   /// Why a oneDNN step runs its nodes on reference kernels instead, when oneDNN rejected it.
   std::string fallback_reason;
-  /// Wall time spent in this step over every run of the plan but the first (which also creates
-  /// the primitives and packs the weights), in seconds, for profiling.
+  /// Wall time spent in this step over `OneDnnPlanInfo::timed_runs` runs (every run of the plan
+  /// but the first, which also creates the primitives and packs the weights; after a thread
+  /// trial, the runs since it ended), in seconds, for profiling.
   double seconds = 0.0;
   /// CPU time of the whole process (every thread) spent in this step over the same runs, in
   /// seconds (0 unless `OneDnnOptions::step_cpu_time`). With passive OpenMP waiting it is about
@@ -96,6 +98,9 @@ struct OneDnnPlanInfo {
   int64_t pool_buffers = 0; ///< Activation buffers the plan owns (reused across steps and runs).
   int64_t pool_bytes = 0;   ///< Bytes of those buffers.
   int64_t runs = 0;         ///< How many times the plan ran.
+  /// The runs that step times (`OneDnnStepInfo::seconds`) cover: every run but the first, or,
+  /// after a thread trial, the runs since it ended (the plan as it now runs).
+  int64_t timed_runs = 0;
   /// Number of steps whose `kind` is `kind`.
   int64_t count(const std::string& kind) const;
   /// A table of the steps, one per line, for printing.
