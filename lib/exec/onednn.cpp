@@ -46,7 +46,11 @@ std::string OneDnnPlanInfo::str() const {
     out << "\n";
   }
   out << "folded " << folded_nodes << ", dead " << dead_nodes << ", buffers " << pool_buffers
-      << " (" << pool_bytes << " bytes), runs " << runs << "\n";
+      << " (" << pool_bytes << " bytes), runs " << runs;
+  if (trial_direct_seconds > 0 && trial_winograd_seconds > 0)
+    out << ", winograd trial " << std::fixed << std::setprecision(3) << 1e3 * trial_direct_seconds
+        << " ms direct / " << 1e3 * trial_winograd_seconds << " ms winograd" << std::defaultfloat;
+  out << (winograd ? ", winograd on" : "") << "\n";
   return out.str();
 }
 

@@ -70,6 +70,7 @@ public:
   std::vector<float> bias; // real units; empty for none
   int bias_slot = -1;
   bool int8 = false;
+  bool winograd_ok = false; // winograd_eligible()
   float src_scale = 1.f;
   int32_t src_zp = 0;
   std::vector<float> w_scales;
@@ -87,12 +88,26 @@ protected:
     std::vector<Shape> key = operand_shapes(rt, epi);
     key.push_back(src.shape);
     if (weight_slot >= 0) key.push_back(rt.live(weight_slot).shape);
-    key.push_back(Shape{current_threads()});
+    key.push_back(Shape{current_threads(), rt.winograd ? 1 : 0});
     if (!prepared_ || key != key_ || src.dtype != key_dtype_) {
-      prepare(rt);
-      key_ = key;
-      key_dtype_ = src.dtype;
-      prepared_ = true;
+      // The plan's tuning switches thread counts and algorithms back and forth: earlier
+      // preparations are kept, so that switching back costs nothing.
+      auto it = std::find_if(stash_.begin(), stash_.end(), [&](const Prepared& p) {
+        return p.key == key && p.dtype == src.dtype;
+      });
+      if (it != stash_.end()) {
+        exchange(*it);
+      } else {
+        if (prepared_) {
+          stash_.emplace_back();
+          exchange(stash_.back());
+          if (stash_.size() > 3) stash_.erase(stash_.begin());
+        }
+        prepare(rt);
+        key_ = key;
+        key_dtype_ = src.dtype;
+        prepared_ = true;
+      }
     }
     Scratch scratch(rt);
     std::unordered_map<int, dnnl::memory> args;
@@ -178,13 +193,23 @@ private:
     attr.set_post_ops(
         build_post_ops(rt, epi, out_shape_, dst_dims, aligned_operand_dims, binary_args_, int8));
     using conv_fwd = dnnl::convolution_forward;
-    conv_fwd::desc desc =
-        has_bias
-            ? conv_fwd::desc(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
-                             src_md, w_md, bias_md, dst_md, g.strides, g.dilates, g.pad_l, g.pad_r)
-            : conv_fwd::desc(dnnl::prop_kind::forward_inference, algorithm::convolution_direct,
-                             src_md, w_md, dst_md, g.strides, g.dilates, g.pad_l, g.pad_r);
-    pd_ = conv_fwd::primitive_desc(desc, attr, rt.engine);
+    auto make_desc = [&](algorithm alg) {
+      return has_bias ? conv_fwd::desc(dnnl::prop_kind::forward_inference, alg, src_md, w_md,
+                                       bias_md, dst_md, g.strides, g.dilates, g.pad_l, g.pad_r)
+                      : conv_fwd::desc(dnnl::prop_kind::forward_inference, alg, src_md, w_md,
+                                       dst_md, g.strides, g.dilates, g.pad_l, g.pad_r);
+    };
+    bool winograd = false;
+    if (rt.winograd && winograd_ok && !int8 && src.dtype == DType::f32 && rank == 4) {
+      try {
+        pd_ = conv_fwd::primitive_desc(make_desc(algorithm::convolution_winograd), attr, rt.engine);
+        winograd = true;
+      } catch (const dnnl::error&) {
+        // No Winograd kernel for this shape or ISA: direct.
+      }
+    }
+    if (!winograd)
+      pd_ = conv_fwd::primitive_desc(make_desc(algorithm::convolution_direct), attr, rt.engine);
     prim_ = conv_fwd(pd_);
     resolve_binary_args(pd_, binary_args_);
 
@@ -207,6 +232,40 @@ private:
     }
     info.implementation = impl_name(pd_);
   }
+
+  /// A preparation not in use (see execute).
+  struct Prepared {
+    std::vector<Shape> key;
+    DType dtype = DType::f32;
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward prim;
+    MemDesc weights_plain_md;
+    Tensor packed_weights;
+    dnnl::memory weights_mem;
+    Tensor bias_acc;
+    dnnl::memory bias_mem;
+    std::vector<std::pair<int, MemDesc>> binary_args;
+    Shape out_shape;
+    DType dst_dtype = DType::f32;
+    std::string implementation;
+  };
+  /// Swaps the current preparation with `p`.
+  void exchange(Prepared& p) {
+    std::swap(key_, p.key);
+    std::swap(key_dtype_, p.dtype);
+    std::swap(pd_, p.pd);
+    std::swap(prim_, p.prim);
+    std::swap(weights_plain_md_, p.weights_plain_md);
+    std::swap(packed_weights_, p.packed_weights);
+    std::swap(weights_mem_, p.weights_mem);
+    std::swap(bias_acc_, p.bias_acc);
+    std::swap(bias_mem_, p.bias_mem);
+    std::swap(binary_args_, p.binary_args);
+    std::swap(out_shape_, p.out_shape);
+    std::swap(dst_dtype_, p.dst_dtype);
+    std::swap(info.implementation, p.implementation);
+  }
+  std::vector<Prepared> stash_;
 
   bool prepared_ = false;
   std::vector<Shape> key_;
@@ -296,6 +355,21 @@ std::unique_ptr<Step> match_int8_conv(PlanBuilder& b, const Node& node) {
 
 } // namespace
 
+bool winograd_eligible(PlanBuilder& b, const Node& node) {
+  // 3x3, stride 1, no dilation, one group, constant f32 weights with at least 64 input and
+  // output channels: where Winograd F(4x4, 3x3) pays for its transforms. (Thin layers such as a
+  // 1-channel stem were 2.4x slower with it here.)
+  if (node.op() != "Conv" || node.attr_int("group", 1) != 1) return false;
+  const Tensor* w = b.constant(node.input(1));
+  if (!w || w->dtype() != DType::f32 || w->rank() != 4 || w->dim(2) != 3 || w->dim(3) != 3 ||
+      w->dim(0) < 64 || w->dim(1) < 64)
+    return false;
+  for (const char* attr : {"strides", "dilations"})
+    for (int64_t v : node.attr_ints(attr, {1, 1}))
+      if (v != 1) return false;
+  return true;
+}
+
 std::unique_ptr<Step> match_conv(PlanBuilder& b, const Node& node) {
   if (node.op() != "Conv" || !node.input(0) || !node.input(1)) return nullptr;
   if (b.options.int8)
@@ -341,6 +415,7 @@ std::unique_ptr<Step> match_conv(PlanBuilder& b, const Node& node) {
       step->bias[c] += epi.bias->data<float>()[c];
   }
   step->conv = &node;
+  step->winograd_ok = winograd_eligible(b, node);
   step->src_slot = b.slot(node.input(0));
   step->dst_slot = b.slot(epi.out);
   step->info.kind = "conv";

@@ -142,6 +142,9 @@ public:
   BufferPool pool;
   ReorderCache plain_reorders; ///< Reorders that make plain copies of blocked values.
   bool blocked_layouts = true;
+  /// Eligible fp32 3x3 convolutions are created as Winograd convolutions now (see
+  /// OneDnnOptions::winograd); part of a conv step's preparation key.
+  bool winograd = false;
 
   /// The slot of `v`; throws when `v` has none.
   int slot(const Value* v) const;
@@ -206,6 +209,8 @@ public:
   std::vector<int> release_after; ///< Slots whose last use is this step.
   int position = 0;               ///< Program position of the last covered node.
   bool serial_trial = false;      ///< Timed on one thread in the plan's thread trial.
+  double best_direct = 0.0;       ///< Fastest all-thread run in the tuning runs (direct convs).
+  double best_winograd = 0.0;     ///< The same with Winograd convolutions.
 
 protected:
   /// The accelerated implementation. Throws PrepareFailure (or dnnl::error) to fall back.
@@ -371,6 +376,8 @@ dnnl::memory prepare_sum_dst(Runtime& rt, const PostOp& sum, int dst_slot, DType
 std::unique_ptr<Step> match_conv(PlanBuilder& b, const Node& node);
 std::unique_ptr<Step> match_matmul(PlanBuilder& b, const Node& node);
 std::unique_ptr<Step> match_simple(PlanBuilder& b, const Node& node);
+/// True when `node` is an fp32 convolution that the Winograd option may change.
+bool winograd_eligible(PlanBuilder& b, const Node& node);
 /// `DequantizeLinear -> unary element-wise op -> QuantizeLinear` (per tensor, int8 in and out)
 /// as a 256-entry table (lib/exec/onednn_table.cpp).
 std::unique_ptr<Step> match_table(PlanBuilder& b, const Node& node);
@@ -405,6 +412,11 @@ private:
   int64_t dead_ = 0;
   int64_t runs_ = 0;
   int64_t timed_runs_ = 0;
+  // Tuning (see Plan::run): the first run of the thread trial's one-thread phase; whether the
+  // Winograd trial runs (runs 2 to 9).
+  int64_t serial_from_ = 0;
+  bool winograd_trial_ = false;
+  double trial_direct_ = 0.0, trial_winograd_ = 0.0;
   bool step_cpu_time_ = false;
   double serial_below_seconds_ = 0.0;
   /// The results of the previous run. When the caller has dropped one, its storage is reused

@@ -213,6 +213,7 @@ std::optional<EltwiseOp> eltwise_of(PlanBuilder& b, const Node& n) {
 Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
            const OneDnnOptions& options) {
   rt_.blocked_layouts = options.blocked_layouts;
+  rt_.winograd = options.winograd == OneDnnOptions::Winograd::On;
   step_cpu_time_ = options.step_cpu_time;
   serial_below_seconds_ = options.serial_below_us * 1e-6;
   auto add_slot = [&](const Value* v) {
@@ -313,6 +314,12 @@ Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
   for (size_t i = 0; i < steps_.size(); ++i)
     steps_[i]->finalize(last_use, rt_.slots, static_cast<int>(i));
 
+  if (options.winograd == OneDnnOptions::Winograd::Auto)
+    for (const auto& step : steps_)
+      for (const Node* n : step->nodes)
+        if (step->info.kind == "conv" && winograd_eligible(b, *n)) winograd_trial_ = true;
+  serial_from_ = winograd_trial_ ? 10 : 5;
+
   for (const Value* v : graph.inputs())
     input_slots_.push_back(rt_.slot(v));
   for (const Value* v : graph.outputs())
@@ -346,38 +353,64 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
     // pooling, reorders) and the reference kernels size their parallel regions by it at run
     // time, so lowering it around a serial step keeps the second thread asleep there.
     const int threads = omp_get_max_threads();
-    // The thread trial (see OneDnnOptions::serial_below_us): runs 2-4 time every step on all
-    // threads; short ones then run on one thread in runs 5-8 (run 5 creates their one-thread
-    // primitives and is not counted) and stay there when that was faster. Each side keeps its
-    // fastest run: another process taking the core for a moment does not decide.
-    const bool trial = threads > 1 && serial_below_seconds_ > 0;
-    const bool timing_all = trial && runs_ >= 2 && runs_ <= 4;
-    const bool trying_one = trial && runs_ >= 5 && runs_ <= 8;
+    // Tuning, in the plan's first runs (run 1 plans and is never timed):
+    //   runs 2-4  every step on all threads, direct convolutions; with a Winograd trial
+    //             (OneDnnOptions::winograd is Auto and a convolution qualifies), runs 2-9
+    //             alternate direct (even runs) and Winograd (odd runs; run 3 creates the
+    //             Winograd primitives and is not counted), and the faster whole run decides;
+    //   4 runs    the thread trial (OneDnnOptions::serial_below_us): steps whose fastest
+    //             all-thread run was short run on one thread (the first of the 4 runs creates
+    //             their primitives and is not counted); each keeps the faster way.
+    // Each side keeps its fastest run, so that another process taking a core for a moment does
+    // not decide, and alternating keeps a clock still ramping up from favouring either side.
+    const int64_t r = runs_;
+    const bool thread_trial = threads > 1 && serial_below_seconds_ > 0;
+    const int64_t all_threads_done = winograd_trial_ ? 9 : 4;
+    const bool tuning_all = r >= 2 && r <= all_threads_done;
+    if (winograd_trial_ && tuning_all) rt_.winograd = r % 2 == 1;
+    const bool direct_run = tuning_all && !rt_.winograd;
+    const bool winograd_run = tuning_all && rt_.winograd && r > 3;
+    const bool serial_phase = thread_trial && r >= serial_from_ && r <= serial_from_ + 3;
+    auto keep_min = [](double& best, double seconds) {
+      best = best > 0 ? std::min(best, seconds) : seconds;
+    };
+    const auto run_start = std::chrono::steady_clock::now();
     for (const auto& step : steps_) {
       const auto start = std::chrono::steady_clock::now();
       const double cpu_start = step_cpu_time_ ? process_cpu_seconds() : 0.0;
-      const bool serial = threads > 1 && (trying_one ? step->serial_trial : step->info.serial);
+      const bool serial = threads > 1 && (serial_phase ? step->serial_trial : step->info.serial);
       if (serial) omp_set_num_threads(1);
       step->run(rt_);
       if (serial) omp_set_num_threads(threads);
-      if (runs_ > 1) {
+      if (r > 1) {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         step->info.seconds += seconds;
-        auto keep_min = [&](double& best) { best = best > 0 ? std::min(best, seconds) : seconds; };
-        if (timing_all) keep_min(step->info.trial_seconds);
-        if (trying_one && runs_ > 5 && step->serial_trial)
-          keep_min(step->info.trial_serial_seconds);
+        if (direct_run) keep_min(step->best_direct, seconds);
+        if (winograd_run) keep_min(step->best_winograd, seconds);
+        if (serial_phase && r > serial_from_ && step->serial_trial)
+          keep_min(step->info.trial_serial_seconds, seconds);
         if (step_cpu_time_) step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
       }
       for (int id : step->release_after)
         rt_.release(id);
     }
-    if (trial && runs_ == 4)
-      for (const auto& step : steps_)
-        step->serial_trial = step->info.trial_seconds < serial_below_seconds_;
-    if (runs_ > 1) ++timed_runs_;
-    if (trial && runs_ == 8) {
+    const double run_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    if (direct_run) keep_min(trial_direct_, run_seconds);
+    if (winograd_run) keep_min(trial_winograd_, run_seconds);
+    if (r == all_threads_done) {
+      if (winograd_trial_) rt_.winograd = trial_winograd_ < trial_direct_;
+      if (thread_trial)
+        for (const auto& step : steps_) {
+          step->info.trial_seconds =
+              rt_.winograd && step->best_winograd > 0 ? step->best_winograd : step->best_direct;
+          step->serial_trial = step->info.trial_seconds < serial_below_seconds_;
+        }
+    }
+    if (r > 1) ++timed_runs_;
+    const int64_t settled = thread_trial ? serial_from_ + 3 : all_threads_done;
+    if (r == settled && (thread_trial || winograd_trial_)) {
       // The plan is settled: profiles count from here.
       timed_runs_ = 0;
       for (const auto& step : steps_) {
@@ -430,6 +463,9 @@ OneDnnPlanInfo Plan::info() const {
   info.pool_bytes = rt_.pool.bytes();
   info.runs = runs_;
   info.timed_runs = timed_runs_;
+  info.winograd = rt_.winograd;
+  info.trial_direct_seconds = trial_direct_;
+  info.trial_winograd_seconds = trial_winograd_;
   return info;
 }
 

@@ -449,3 +449,43 @@ TEST_CASE("shape-only ops are zero-copy views, and results never alias inputs", 
       exec.run(bad, {Tensor(DType::f32, {2, 3}), Tensor::from_vector<int64_t>({1}, {5})}),
       Catch::Contains("dyn"));
 }
+
+TEST_CASE("Winograd convolutions: on, off, and the trial that picks the faster", "[onednn]") {
+  const Graph g = resnet_cnn(64, 1);
+  const Tensor x = scaled_random({2, 1, 28, 28}, 3, 1.f);
+  auto winograd_steps = [](const OneDnnPlanInfo& info) {
+    int n = 0;
+    for (const OneDnnStepInfo& s : info.steps)
+      n += s.implementation.find("wino") != std::string::npos;
+    return n;
+  };
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    OneDnnOptions o;
+    o.threads = threads;
+    o.winograd = OneDnnOptions::Winograd::On;
+    OneDnnExecutor on(o);
+    check_parity(g, {x}, on);
+    INFO(on.plan_info().str());
+    // s0b0_c1, s0b0_c2 (64 -> 64), s1b0_c2 (128 -> 128) and s2b0_c2 (256 -> 256); not the
+    // stem (1 channel), the strided convs or the 1x1 projections.
+    CHECK(winograd_steps(on.plan_info()) == 4);
+    CHECK(on.plan_info().winograd);
+
+    o.winograd = OneDnnOptions::Winograd::Off;
+    OneDnnExecutor off(o);
+    check_parity(g, {x}, off);
+    CHECK(winograd_steps(off.plan_info()) == 0);
+
+    o.winograd = OneDnnOptions::Winograd::Auto;
+    OneDnnExecutor trial(o);
+    for (int i = 0; i < 16; ++i)
+      check_parity(g, {x}, trial); // exact while the trial switches algorithms
+    const OneDnnPlanInfo info = trial.plan_info();
+    INFO(info.str());
+    REQUIRE(info.trial_direct_seconds > 0);
+    REQUIRE(info.trial_winograd_seconds > 0);
+    CHECK(info.winograd == (info.trial_winograd_seconds < info.trial_direct_seconds));
+    CHECK(winograd_steps(info) == (info.winograd ? 4 : 0));
+  }
+}

@@ -10,6 +10,11 @@ def test_reference_and_onednn_agree(shrink, small_graph):
     fast = shrink.onednn(threads=1).run(small_graph, x)[0]
     assert ref.shape == (4, 10)
     np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4)
+    for mode in ("on", "off", "auto"):
+        out = shrink.onednn(threads=1, winograd=mode).run(small_graph, x)[0]
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="winograd"):
+        shrink.onednn(winograd="sometimes")
 
 
 def test_outputs_share_memory_with_the_result_tensor(shrink, small_graph):

@@ -64,9 +64,11 @@ def reference():
     return _shrink.reference_executor()
 
 
-def onednn(threads=0, int8=True):
-    """The oneDNN runtime executor (fp32 and int8; `threads` 0 uses every core)."""
-    return _shrink.onednn_executor(threads, int8)
+def onednn(threads=0, int8=True, winograd="auto"):
+    """The oneDNN runtime executor (fp32 and int8; `threads` 0 uses every core). `winograd`:
+    "auto" times direct and Winograd 3x3 convolutions in a plan's first runs and keeps the
+    faster, "on" / "off" decide without a trial (docs/runtime.md)."""
+    return _shrink.onednn_executor(threads, int8, winograd)
 
 
 def data(spec, role="eval", seed=0):

@@ -478,13 +478,20 @@ PYBIND11_MODULE(_shrink, m) {
       "The reference executor (plain C++, every op).");
   m.def(
       "onednn_executor",
-      [](int threads, bool int8) {
+      [](int threads, bool int8, const std::string& winograd) {
         OneDnnOptions o;
         o.threads = threads;
         o.int8 = int8;
+        if (winograd == "on")
+          o.winograd = OneDnnOptions::Winograd::On;
+        else if (winograd == "off")
+          o.winograd = OneDnnOptions::Winograd::Off;
+        else if (winograd != "auto")
+          throw py::value_error("winograd must be 'auto', 'on' or 'off', got '" + winograd + "'");
         return PyExecutor{std::make_shared<OneDnnExecutor>(o)};
       },
-      py::arg("threads") = 0, py::arg("int8") = true, "The oneDNN runtime (fp32 and int8).");
+      py::arg("threads") = 0, py::arg("int8") = true, py::arg("winograd") = "auto",
+      "The oneDNN runtime (fp32 and int8).");
 
   m.def(
       "evaluate",

@@ -46,12 +46,18 @@ struct OneDnnOptions {
   /// a batch-1 CNN run, so it is off unless a profile needs it; wall time per step is always
   /// measured (26 ns per clock read).
   bool step_cpu_time = false;
-  /// The thread trial, with more than one thread: a step whose fastest of its first three timed
-  /// runs (runs 2 to 4 of a plan) took under this many microseconds is timed on one thread too
-  /// (runs 5 to 8, the first of them untimed), and runs on one thread from then on when its
-  /// fastest run there was faster (see `OneDnnStepInfo::serial`). 0 keeps every step on all
-  /// threads.
+  /// The thread trial, with more than one thread: a step whose fastest all-thread run in the
+  /// plan's first timed runs took under this many microseconds is timed on one thread too, and
+  /// runs on one thread from then on when its fastest run there was faster (see
+  /// `OneDnnStepInfo::serial` and docs/runtime.md, Threads). 0 keeps every step on all threads.
   double serial_below_us = 100.0;
+  /// How fp32 3x3 convolutions (stride 1, no dilation, one group, at least 64 input and output
+  /// channels) compute: `Auto` times the plan's runs with direct and with Winograd F(4x4, 3x3)
+  /// convolutions and keeps the faster (`OneDnnPlanInfo::winograd`); `On` and `Off` decide
+  /// without a trial. Winograd does 4x fewer multiplications on such layers and adds rounding
+  /// error of the order of 1e-6 relative.
+  enum class Winograd { Auto, On, Off };
+  Winograd winograd = Winograd::Auto;
 };
 
 /// One step of a compiled plan, for tests, reports and debugging.
@@ -74,8 +80,8 @@ struct OneDnnStepInfo {
   /// joining it costs about 5 us per step here, and at batch 1 a small convolution split over
   /// two cores also waits for the other core's half of its input.
   bool serial = false;
-  /// The step's fastest wall time, in seconds, on all threads (runs 2 to 4) and on one thread
-  /// (runs 6 to 8) in the thread trial; 0 when not measured.
+  /// The step's fastest wall time, in seconds, on all threads and on one thread in the thread
+  /// trial; 0 when not measured.
   double trial_seconds = 0.0, trial_serial_seconds = 0.0;
   /// Why a oneDNN step runs its nodes on reference kernels instead, when oneDNN rejected it.
   std::string fallback_reason;
@@ -101,6 +107,11 @@ struct OneDnnPlanInfo {
   /// The runs that step times (`OneDnnStepInfo::seconds`) cover: every run but the first, or,
   /// after a thread trial, the runs since it ended (the plan as it now runs).
   int64_t timed_runs = 0;
+  /// True when the plan's eligible fp32 3x3 convolutions run as Winograd convolutions.
+  bool winograd = false;
+  /// The fastest whole run with direct and with Winograd convolutions in the Winograd trial, in
+  /// seconds; 0 when not measured.
+  double trial_direct_seconds = 0.0, trial_winograd_seconds = 0.0;
   /// Number of steps whose `kind` is `kind`.
   int64_t count(const std::string& kind) const;
   /// A table of the steps, one per line, for printing.
