@@ -1,8 +1,9 @@
 // Times shrink's oneDNN runtime (fp32 and int8) on two ONNX models: a ResNet-style CNN for
 // 1x28x28 images (the bundled, trained examples/models/fmnist-resnet.onnx) and a 4-layer
 // transformer encoder (sequence 128, hidden 256; bench/runtime_torch.py exports it), at batch 1
-// and 64 with 1 and 2 threads. Every time is the median of several runs after a warm-up run
-// (which plans). bench/run-runtime-bench runs this next to ONNX Runtime and PyTorch.
+// and 64 with 1 and 2 threads. Every time is the median of several runs after warm-up runs
+// (which plan and tune: docs/runtime.md). bench/run-runtime-bench runs this next to ONNX
+// Runtime and PyTorch.
 //
 //   shrink_bench_runtime --cnn CNN.onnx --transformer TR.onnx --out DIR [--repeats N]
 //                        [--threads 1,2] [--profile] [--reference] [--only MODEL] [--no-layers]
@@ -68,6 +69,10 @@ Timing time_runs(Executor& exec, const Graph& g, const std::vector<Tensor>& inpu
   const auto t = Clock::now();
   exec.run(g, inputs); // warm-up: planning, weight packing, first touch of buffers
   const double first = std::chrono::duration<double>(Clock::now() - t).count();
+  // The oneDNN plan tunes itself in its first runs (docs/runtime.md): time what it settles on.
+  if (auto* onednn = dynamic_cast<OneDnnExecutor*>(&exec))
+    for (int i = 0; i < 30 && !onednn->plan_info().tuned; ++i)
+      exec.run(g, inputs);
   // Slow configurations (the reference executor) get fewer repeats, at least 3.
   if (first > 2.0) repeats = std::max(3, std::min(repeats, static_cast<int>(30.0 / first)));
   std::vector<double> ms, cpu;
@@ -606,8 +611,9 @@ int main(int argc, char** argv) {
         if (threads == thread_list.front())
           for (const OneDnnStepInfo& st : exec.plan_info().steps)
             std::printf("    step %s %s: %.3f ms wall, %.3f ms cpu per run\n", st.kind.c_str(),
-                        st.implementation.c_str(), 1e3 * st.seconds / (repeats),
-                        1e3 * st.cpu_seconds / (repeats));
+                        st.implementation.c_str(),
+                        1e3 * st.seconds / std::max<int64_t>(1, exec.plan_info().timed_runs),
+                        1e3 * st.cpu_seconds / std::max<int64_t>(1, exec.plan_info().timed_runs));
       }
     }
     std::printf("\nload average at end: %s\n", load_average().c_str());

@@ -34,7 +34,7 @@ options:
   --dim NAME=VALUE   the value of another symbolic dimension, e.g. --dim T=128; repeatable
   --threads LIST     oneDNN threads, one run per value: "2" or "1,2" (default 0: all cores)
   --iterations N     timed runs per configuration (default 50)
-  --warmup N         untimed runs first (default 5)
+  --warmup N         untimed runs first (default 5; more until the plan has tuned itself)
   --int8             also benchmark int8: a QDQ model runs on the int8 primitives and, for
                      comparison, on the fp32 path; a float model is first quantized with the
                      `quantize` pass (static int8, calibrated on --data or on the random inputs)
@@ -101,6 +101,9 @@ Timing time_runs(const Graph& g, const std::vector<Tensor>& inputs, int threads,
   o.int8 = int8;
   OneDnnExecutor exec(o);
   for (int i = 0; i < warmup; ++i)
+    exec.run(g, inputs);
+  // The plan tunes itself in its first runs (Winograd and thread trials, docs/runtime.md).
+  for (int i = 0; i < 30 && !exec.plan_info().tuned; ++i)
     exec.run(g, inputs);
   std::vector<double> ms;
   for (int i = 0; i < iterations; ++i) {

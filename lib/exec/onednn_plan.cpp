@@ -463,6 +463,8 @@ OneDnnPlanInfo Plan::info() const {
   info.pool_bytes = rt_.pool.bytes();
   info.runs = runs_;
   info.timed_runs = timed_runs_;
+  const bool thread_trial = omp_get_max_threads() > 1 && serial_below_seconds_ > 0;
+  info.tuned = runs_ >= (thread_trial ? serial_from_ + 3 : winograd_trial_ ? 9 : 1);
   info.winograd = rt_.winograd;
   info.trial_direct_seconds = trial_direct_;
   info.trial_winograd_seconds = trial_winograd_;

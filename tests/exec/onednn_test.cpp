@@ -479,8 +479,11 @@ TEST_CASE("Winograd convolutions: on, off, and the trial that picks the faster",
 
     o.winograd = OneDnnOptions::Winograd::Auto;
     OneDnnExecutor trial(o);
-    for (int i = 0; i < 16; ++i)
+    check_parity(g, {x}, trial);
+    CHECK_FALSE(trial.plan_info().tuned);
+    for (int i = 0; i < 15; ++i)
       check_parity(g, {x}, trial); // exact while the trial switches algorithms
+    CHECK(trial.plan_info().tuned);
     const OneDnnPlanInfo info = trial.plan_info();
     INFO(info.str());
     REQUIRE(info.trial_direct_seconds > 0);

@@ -107,6 +107,9 @@ struct OneDnnPlanInfo {
   /// The runs that step times (`OneDnnStepInfo::seconds`) cover: every run but the first, or,
   /// after a thread trial, the runs since it ended (the plan as it now runs).
   int64_t timed_runs = 0;
+  /// True once the plan's tuning (the Winograd and thread trials of its first runs, see
+  /// docs/runtime.md) is over: benchmarks time runs from then on.
+  bool tuned = false;
   /// True when the plan's eligible fp32 3x3 convolutions run as Winograd convolutions.
   bool winograd = false;
   /// The fastest whole run with direct and with Winograd convolutions in the Winograd trial, in
