@@ -50,7 +50,7 @@ struct OneDnnOptions {
   /// plan's first timed runs took under this many microseconds is timed on one thread too, and
   /// runs on one thread from then on when its fastest run there was faster (see
   /// `OneDnnStepInfo::serial` and docs/runtime.md, Threads). 0 keeps every step on all threads.
-  double serial_below_us = 100.0;
+  double serial_below_us = 15.0;
   /// How fp32 3x3 convolutions (stride 1, no dilation, one group, at least 64 input and output
   /// channels) compute: `Auto` times the plan's runs with direct and with Winograd F(4x4, 3x3)
   /// convolutions and keeps the faster (`OneDnnPlanInfo::winograd`); `On` and `Off` decide
