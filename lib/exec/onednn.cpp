@@ -56,52 +56,15 @@ std::string OneDnnPlanInfo::str() const {
 
 namespace {
 
-// Identifies a graph without trusting its address alone: a graph destroyed and rebuilt at the
-// same address differs in node names or initializer storage (the plan keeps the old initializers
-// alive, so their storage cannot be reused).
-uint64_t fingerprint(const Graph& g) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  };
-  auto mix_str = [&](const std::string& s) {
-    mix(s.data(), s.size());
-    mix("\0", 1);
-  };
-  mix_str(g.name());
-  for (const Value* v : g.inputs())
-    mix_str(v->name());
-  for (const Value* v : g.initializers()) {
-    mix_str(v->name());
-    const void* p = v->initializer().raw();
-    mix(&p, sizeof(p));
-  }
-  for (const Node* n : g.nodes()) {
-    mix_str(n->op());
-    mix_str(n->name());
-    for (const Value* v : n->inputs())
-      mix_str(v ? v->name() : std::string());
-  }
-  for (const Value* v : g.outputs())
-    mix_str(v->name());
-  return h;
-}
-
 struct PlanKey {
   const Graph* graph = nullptr;
-  uint64_t version = 0;
-  uint64_t fingerprint = 0;
+  uint64_t version = 0; ///< Unique in the process: a rebuilt or edited graph gets a new one.
   std::vector<Shape> shapes;
   std::vector<DType> dtypes;
   int threads = 0;
   std::vector<std::string> fetch;
   bool operator==(const PlanKey& o) const {
-    return graph == o.graph && version == o.version && fingerprint == o.fingerprint &&
-           shapes == o.shapes && dtypes == o.dtypes && threads == o.threads && fetch == o.fetch;
+    return graph == o.graph && version == o.version && shapes == o.shapes && dtypes == o.dtypes && threads == o.threads && fetch == o.fetch;
   }
 };
 
@@ -123,23 +86,26 @@ void check_inputs(const Graph& graph, const std::vector<Tensor>& inputs) {
     const Value* v = graph.inputs()[i];
     const Tensor& t = inputs[i];
     const TensorType& type = v->type();
-    const std::string what = "onednn runtime: input '" + v->name() + "' of graph '" + graph.name() +
-                             "' expects " + type.str() + ", got " + type_of(t);
-    if (t.dtype() != type.dtype) throw Error(what + " (wrong element type)");
+    // Built only for an error: this runs before every run.
+    auto what = [&] {
+      return "onednn runtime: input '" + v->name() + "' of graph '" + graph.name() +
+             "' expects " + type.str() + ", got " + type_of(t);
+    };
+    if (t.dtype() != type.dtype) throw Error(what() + " (wrong element type)");
     if (!type.ranked()) continue;
-    if (type.rank() != t.rank()) throw Error(what + " (wrong rank)");
+    if (type.rank() != t.rank()) throw Error(what() + " (wrong rank)");
     for (int d = 0; d < t.rank(); ++d) {
       const Dim& dim = (*type.dims)[d];
       const int64_t have = t.shape()[d];
       if (dim.is_known() && dim.value != have)
-        throw Error(what + " (dimension " + std::to_string(d) + " is " + std::to_string(have) +
+        throw Error(what() + " (dimension " + std::to_string(d) + " is " + std::to_string(have) +
                     ", expected " + std::to_string(dim.value) + ")");
       if (dim.is_symbolic()) {
         auto it = symbols.find(dim.symbol);
         if (it == symbols.end()) {
           symbols[dim.symbol] = {have, v->name()};
         } else if (it->second.first != have) {
-          throw Error(what + " (dimension " + dim.symbol + " is " + std::to_string(have) +
+          throw Error(what() + " (dimension " + dim.symbol + " is " + std::to_string(have) +
                       " here but " + std::to_string(it->second.first) + " in input '" +
                       it->second.second + "')");
         }
@@ -218,7 +184,6 @@ std::vector<Tensor> OneDnnExecutor::run(const Graph& graph, const std::vector<Te
   PlanKey key;
   key.graph = &graph;
   key.version = graph.version();
-  key.fingerprint = fingerprint(graph);
   for (const Tensor& t : inputs) {
     key.shapes.push_back(t.shape());
     key.dtypes.push_back(t.dtype());
