@@ -55,7 +55,9 @@ struct OneDnnOptions {
   /// channels) compute: `Auto` times the plan's runs with direct and with Winograd F(4x4, 3x3)
   /// convolutions and keeps the faster (`OneDnnPlanInfo::winograd`); `On` and `Off` decide
   /// without a trial. Winograd does 4x fewer multiplications on such layers and adds rounding
-  /// error of the order of 1e-6 relative.
+  /// error of the order of 1e-6 relative. With `Auto` the choice is timed, so outputs may differ
+  /// in their last bits between a plan's first runs and between processes: use `Off` or `On`
+  /// for bit-for-bit reproducible results.
   enum class Winograd { Auto, On, Off };
   Winograd winograd = Winograd::Auto;
 };
