@@ -89,57 +89,58 @@ protected:
     key.push_back(src.shape);
     if (weight_slot >= 0) key.push_back(rt.live(weight_slot).shape);
     key.push_back(Shape{current_threads(), rt.winograd ? 1 : 0});
-    if (!prepared_ || key != key_ || src.dtype != key_dtype_) {
+    if (!prepared_ || key != cur_.key || src.dtype != cur_.dtype) {
       // The plan's tuning switches thread counts and algorithms back and forth: earlier
       // preparations are kept, so that switching back costs nothing.
       auto it = std::find_if(stash_.begin(), stash_.end(), [&](const Prepared& p) {
         return p.key == key && p.dtype == src.dtype;
       });
       if (it != stash_.end()) {
-        exchange(*it);
+        std::swap(cur_, *it);
+        info.implementation = impl_name(cur_.pd);
       } else {
         if (prepared_) {
-          stash_.emplace_back();
-          exchange(stash_.back());
+          stash_.push_back(std::move(cur_));
+          cur_ = Prepared();
           if (stash_.size() > 3) stash_.erase(stash_.begin());
         }
         prepare(rt);
-        key_ = key;
-        key_dtype_ = src.dtype;
+        cur_.key = key;
+        cur_.dtype = src.dtype;
         prepared_ = true;
       }
     }
     Scratch scratch(rt);
     std::unordered_map<int, dnnl::memory> args;
-    args[DNNL_ARG_SRC] = rt.memory_as(src_slot, pd_.src_desc(), reorders_, scratch.ids);
+    args[DNNL_ARG_SRC] = rt.memory_as(src_slot, cur_.pd.src_desc(), reorders_, scratch.ids);
     if (weights) {
-      args[DNNL_ARG_WEIGHTS] = weights_mem_;
+      args[DNNL_ARG_WEIGHTS] = cur_.weights_mem;
     } else {
       if (rt.live(weight_slot).dtype != DType::f32) throw PrepareFailure("weights are not f32");
-      dnnl::memory plain(weights_plain_md_, rt.engine, handle(rt.plain(weight_slot)));
-      const int buffer = rt.scratch_buffer(pd_.weights_desc().get_size());
+      dnnl::memory plain(cur_.weights_plain_md, rt.engine, handle(rt.plain(weight_slot)));
+      const int buffer = rt.scratch_buffer(cur_.pd.weights_desc().get_size());
       scratch.ids.push_back(buffer);
-      dnnl::memory packed(pd_.weights_desc(), rt.engine,
+      dnnl::memory packed(cur_.pd.weights_desc(), rt.engine,
                           const_cast<void*>(rt.pool.tensor(buffer).raw()));
-      reorders_.get(rt.engine, weights_plain_md_, pd_.weights_desc())
+      reorders_.get(rt.engine, cur_.weights_plain_md, cur_.pd.weights_desc())
           .execute(rt.stream, plain, packed);
       args[DNNL_ARG_WEIGHTS] = packed;
     }
     if (bias_slot >= 0) {
       const Tensor& t = rt.plain(bias_slot);
-      if (t.dtype() != DType::f32 || t.numel() != out_shape_[1])
-        throw PrepareFailure("bias is not f32[" + std::to_string(out_shape_[1]) + "]");
-      args[DNNL_ARG_BIAS] = dnnl::memory(pd_.bias_desc(), rt.engine, handle(t));
+      if (t.dtype() != DType::f32 || t.numel() != cur_.out_shape[1])
+        throw PrepareFailure("bias is not f32[" + std::to_string(cur_.out_shape[1]) + "]");
+      args[DNNL_ARG_BIAS] = dnnl::memory(cur_.pd.bias_desc(), rt.engine, handle(t));
     } else if (!bias.empty()) {
-      args[DNNL_ARG_BIAS] = bias_mem_;
+      args[DNNL_ARG_BIAS] = cur_.bias_mem;
     }
-    bind_post_op_args(rt, epi, binary_args_, args, reorders_, scratch.ids);
+    bind_post_op_args(rt, epi, cur_.binary_args, args, reorders_, scratch.ids);
     if (const PostOp* sum = active_sum(epi))
-      args[DNNL_ARG_DST] =
-          prepare_sum_dst(rt, *sum, dst_slot, dst_dtype_, out_shape_, pd_.dst_desc(), reorders_);
+      args[DNNL_ARG_DST] = prepare_sum_dst(rt, *sum, dst_slot, cur_.dst_dtype, cur_.out_shape,
+                                           cur_.pd.dst_desc(), reorders_);
     else
-      args[DNNL_ARG_DST] = rt.define(dst_slot, dst_dtype_, out_shape_, pd_.dst_desc());
-    prim_.execute(rt.stream, args);
+      args[DNNL_ARG_DST] = rt.define(dst_slot, cur_.dst_dtype, cur_.out_shape, cur_.pd.dst_desc());
+    cur_.prim.execute(rt.stream, args);
     rt.stream.wait();
   }
 
@@ -159,8 +160,9 @@ private:
     if (group <= 0 || channels != wshape[1] * group || out_channels % group != 0)
       throw PrepareFailure("channels do not match the weights and groups");
     const ConvGeometry g = conv_geometry(*conv, in, wshape, out_channels);
-    out_shape_ = g.out;
-    if (shape_numel(in) == 0 || shape_numel(out_shape_) == 0) throw PrepareFailure("empty tensor");
+    cur_.out_shape = g.out;
+    if (shape_numel(in) == 0 || shape_numel(cur_.out_shape) == 0)
+      throw PrepareFailure("empty tensor");
 
     dnnl::memory::dims w_dims;
     if (group > 1) {
@@ -170,15 +172,15 @@ private:
       w_dims = to_dims(wshape);
     }
     const dt w_type = int8 ? dt::s8 : dt::f32;
-    dst_dtype_ = int8 && epi.quant ? epi.quant->qtype : DType::f32;
+    cur_.dst_dtype = int8 && epi.quant ? epi.quant->qtype : DType::f32;
     const auto any = dnnl::memory::format_tag::any;
-    const dnnl::memory::dims src_dims = to_dims(in), dst_dims = to_dims(out_shape_);
+    const dnnl::memory::dims src_dims = to_dims(in), dst_dims = to_dims(cur_.out_shape);
     const MemDesc src_md = rt.blocked_layouts ? MemDesc(src_dims, dnnl_type(src.dtype), any)
                                               : plain_desc(src_dims, dnnl_type(src.dtype));
-    const MemDesc dst_md = rt.blocked_layouts ? MemDesc(dst_dims, dnnl_type(dst_dtype_), any)
-                                              : plain_desc(dst_dims, dnnl_type(dst_dtype_));
+    const MemDesc dst_md = rt.blocked_layouts ? MemDesc(dst_dims, dnnl_type(cur_.dst_dtype), any)
+                                              : plain_desc(dst_dims, dnnl_type(cur_.dst_dtype));
     const MemDesc w_md(w_dims, w_type, any);
-    weights_plain_md_ = plain_desc(w_dims, w_type);
+    cur_.weights_plain_md = plain_desc(w_dims, w_type);
     const bool has_bias = bias_slot >= 0 || !bias.empty();
     const MemDesc bias_md = plain_desc(dnnl::memory::dims{out_channels}, dt::f32);
 
@@ -190,8 +192,8 @@ private:
       attr.set_output_scales(out_scales.size() > 1 ? 1 << 1 : 0, out_scales);
       if (src_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {src_zp});
     }
-    attr.set_post_ops(
-        build_post_ops(rt, epi, out_shape_, dst_dims, aligned_operand_dims, binary_args_, int8));
+    attr.set_post_ops(build_post_ops(rt, epi, cur_.out_shape, dst_dims, aligned_operand_dims,
+                                     cur_.binary_args, int8));
     using conv_fwd = dnnl::convolution_forward;
     auto make_desc = [&](algorithm alg) {
       return has_bias ? conv_fwd::desc(dnnl::prop_kind::forward_inference, alg, src_md, w_md,
@@ -202,40 +204,43 @@ private:
     bool winograd = false;
     if (rt.winograd && winograd_ok && !int8 && src.dtype == DType::f32 && rank == 4) {
       try {
-        pd_ = conv_fwd::primitive_desc(make_desc(algorithm::convolution_winograd), attr, rt.engine);
+        cur_.pd =
+            conv_fwd::primitive_desc(make_desc(algorithm::convolution_winograd), attr, rt.engine);
         winograd = true;
       } catch (const dnnl::error&) {
         // No Winograd kernel for this shape or ISA: direct.
       }
     }
     if (!winograd)
-      pd_ = conv_fwd::primitive_desc(make_desc(algorithm::convolution_direct), attr, rt.engine);
-    prim_ = conv_fwd(pd_);
-    resolve_binary_args(pd_, binary_args_);
+      cur_.pd = conv_fwd::primitive_desc(make_desc(algorithm::convolution_direct), attr, rt.engine);
+    cur_.prim = conv_fwd(cur_.pd);
+    resolve_binary_args(cur_.pd, cur_.binary_args);
 
     if (weights) {
       // Weights are packed into the primitive's layout once per preparation.
-      packed_weights_ = Tensor(DType::u8, {static_cast<int64_t>(pd_.weights_desc().get_size())});
-      weights_mem_ = dnnl::memory(pd_.weights_desc(), rt.engine, packed_weights_.raw_mutable());
-      dnnl::memory plain(weights_plain_md_, rt.engine, handle(*weights));
-      dnnl::reorder(plain, weights_mem_).execute(rt.stream, plain, weights_mem_);
+      cur_.packed_weights =
+          Tensor(DType::u8, {static_cast<int64_t>(cur_.pd.weights_desc().get_size())});
+      cur_.weights_mem =
+          dnnl::memory(cur_.pd.weights_desc(), rt.engine, cur_.packed_weights.raw_mutable());
+      dnnl::memory plain(cur_.weights_plain_md, rt.engine, handle(*weights));
+      dnnl::reorder(plain, cur_.weights_mem).execute(rt.stream, plain, cur_.weights_mem);
       rt.stream.wait();
     }
     if (!bias.empty()) {
       if (static_cast<int64_t>(bias.size()) != out_channels)
         throw PrepareFailure("bias size does not match the output channels");
-      bias_acc_ = Tensor(DType::f32, {out_channels});
-      float* p = bias_acc_.data_mutable<float>();
+      cur_.bias_acc = Tensor(DType::f32, {out_channels});
+      float* p = cur_.bias_acc.data_mutable<float>();
       for (int64_t c = 0; c < out_channels; ++c)
         p[c] = int8 ? bias[c] / out_scales[out_scales.size() > 1 ? c : 0] : bias[c];
-      bias_mem_ = dnnl::memory(pd_.bias_desc(), rt.engine, bias_acc_.raw_mutable());
+      cur_.bias_mem = dnnl::memory(cur_.pd.bias_desc(), rt.engine, cur_.bias_acc.raw_mutable());
     }
-    info.implementation = impl_name(pd_);
+    info.implementation = impl_name(cur_.pd);
   }
 
-  /// A preparation not in use (see execute).
+  /// One preparation of the step: primitive, packed weights and bias for one key.
   struct Prepared {
-    std::vector<Shape> key;
+    std::vector<Shape> key; ///< Operand and input shapes, thread count, algorithm.
     DType dtype = DType::f32;
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
@@ -247,39 +252,10 @@ private:
     std::vector<std::pair<int, MemDesc>> binary_args;
     Shape out_shape;
     DType dst_dtype = DType::f32;
-    std::string implementation;
   };
-  /// Swaps the current preparation with `p`.
-  void exchange(Prepared& p) {
-    std::swap(key_, p.key);
-    std::swap(key_dtype_, p.dtype);
-    std::swap(pd_, p.pd);
-    std::swap(prim_, p.prim);
-    std::swap(weights_plain_md_, p.weights_plain_md);
-    std::swap(packed_weights_, p.packed_weights);
-    std::swap(weights_mem_, p.weights_mem);
-    std::swap(bias_acc_, p.bias_acc);
-    std::swap(bias_mem_, p.bias_mem);
-    std::swap(binary_args_, p.binary_args);
-    std::swap(out_shape_, p.out_shape);
-    std::swap(dst_dtype_, p.dst_dtype);
-    std::swap(info.implementation, p.implementation);
-  }
-  std::vector<Prepared> stash_;
-
   bool prepared_ = false;
-  std::vector<Shape> key_;
-  DType key_dtype_ = DType::f32;
-  dnnl::convolution_forward::primitive_desc pd_;
-  dnnl::convolution_forward prim_;
-  MemDesc weights_plain_md_;
-  Tensor packed_weights_;
-  dnnl::memory weights_mem_;
-  Tensor bias_acc_;
-  dnnl::memory bias_mem_;
-  std::vector<std::pair<int, MemDesc>> binary_args_;
-  Shape out_shape_;
-  DType dst_dtype_ = DType::f32;
+  Prepared cur_;                ///< The preparation in use.
+  std::vector<Prepared> stash_; ///< Earlier ones, for switching back (see execute).
   ReorderCache reorders_;
 };
 
