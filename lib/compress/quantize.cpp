@@ -95,6 +95,7 @@ void write_stats(const QuantLayer& r, Stats& s) {
   s[p + "weight_sqnr_db"] = r.weight_sqnr_db;
   s[p + "output_sqnr_db"] = r.output_sqnr_db;
   s[p + "bias_shift_max"] = r.bias_shift_max;
+  s[p + "output_table"] = r.table_op.empty() ? 0 : 1;
 }
 
 } // namespace
@@ -302,6 +303,7 @@ PassResult QuantizePass::run(Graph& graph, PassContext& ctx) {
                  << (r.method.empty() ? "" : " (" + r.method + ")") << ", weight SQNR "
                  << num(r.weight_sqnr_db) << " dB, output SQNR " << num(r.output_sqnr_db) << " dB"
                  << (r.bias_shift_max > 0 ? ", bias shift up to " + num(r.bias_shift_max) : "")
+                 << (r.table_op.empty() ? "" : ", then " + r.table_op + " as an int8 table")
                  << "\n";
       else
         *ctx.log << "float, " << r.reason << "\n";

@@ -434,6 +434,7 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
     if (!layers.count(l.node)) float_layers.insert(l.node);
   // Activations: one Q/DQ pair per value, placed before its first reader.
   std::set<std::string> done;
+  std::set<std::string> tabled; // layers whose output feeds an activation table
   auto insert_qdq = [&](const std::string& name, const LayerInfo& l) {
     if (!done.insert(name).second) return;
     auto pit = act_.find(name);
@@ -470,8 +471,10 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
     if (!l.table_input.empty() &&
         std::any_of(layers_.begin(), layers_.end(), [&](const LayerInfo& r) {
           return layers.count(r.node) && r.act == l.table_output;
-        }))
+        })) {
       insert_qdq(l.table_input, l);
+      tabled.insert(l.node);
+    }
   }
   // Weights and biases.
   for (const LayerInfo& l : layers_) {
@@ -549,6 +552,7 @@ void Quantizer::apply_static(Graph& g, const std::set<std::string>& layers,
       r.group_size = 0;
       r.activation = aq.dtype == DType::i8 ? "i8" : "u8";
       r.method = calib_method_name(act_method_.at(l.act));
+      r.table_op = tabled.count(l.node) ? g.find_value(l.table_output)->producer()->op() : "";
       r.weight_scale_min = sc.minCoeff();
       r.weight_scale_max = sc.maxCoeff();
       r.act_scale = aq.scale;

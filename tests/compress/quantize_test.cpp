@@ -541,7 +541,10 @@ TEST_CASE("quantize: a GELU between two layers becomes an int8 table", "[quantiz
   ctx.executor = &exec;
   ctx.calibration = &calib;
   Graph q = f.clone();
-  QuantizePass(Options{}).run(q, ctx);
+  QuantizePass pass{QuantizeOptions{}};
+  pass.run(q, ctx);
+  CHECK(record(pass, "fc1").table_op == "Gelu");
+  CHECK(record(pass, "fc2").table_op.empty());
   // x, the Gelu's input and the Gelu's output.
   CHECK(count_ops(q, "QuantizeLinear") == 3);
   CHECK(q.find_node("gelu")->input(0)->producer()->op() == "DequantizeLinear");

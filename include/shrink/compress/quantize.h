@@ -161,6 +161,9 @@ struct QuantLayer {
   /// Bias correction: the largest |shift| subtracted from the layer's float bias (before it is
   /// quantized); 0 without correction.
   double bias_shift_max = 0;
+  /// The activation after the layer that runs as an int8 table (`table_ops`), e.g. "Gelu";
+  /// empty when there is none.
+  std::string table_op;
 };
 
 /// The `quantize` pass; see the file comment.
