@@ -11,6 +11,7 @@
 #include "shrink/pass/registry.h"
 #include "shrink/recipe/default_environment.h"
 #include "shrink/recipe/recipe.h"
+#include "shrink/transforms/builtin.h"
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +40,9 @@ options:
                      comparison, on the fp32 path; a float model is first quantized with the
                      `quantize` pass (static int8, calibrated on --data or on the random inputs)
   --data SPEC        calibration data for --int8 (as for `shrink eval`; default random inputs)
+  --no-cleanup       time the file as it is; by default the lossless cleanup pipeline runs
+                     first (as `shrink opt` does), so that patterns exporters write out (GELU
+                     as its erf formula, Identity, constant subgraphs) reach the fast kernels
   --profile          after each configuration, print the plan: every step (fused nodes, post-ops,
                      oneDNN implementation) with its time per run
   --json             machine-readable output
@@ -148,7 +152,7 @@ int64_t positive(const Args& args, const std::string& key, int64_t def, int64_t 
 } // namespace
 
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args(argv, {"int8", "json", "quiet", "profile", "help"},
+  Args args(argv, {"int8", "json", "quiet", "profile", "no-cleanup", "help"},
             {"batch", "dim", "threads", "iterations", "warmup", "data"});
   if (args.flag("help")) {
     std::cout << kBenchHelp;
@@ -183,6 +187,11 @@ int cmd_bench(const std::vector<std::string>& argv) {
   const bool json = args.flag("json"), quiet = args.flag("quiet");
   const std::string path = args.positional()[0];
   Graph graph = load_model(path);
+  const int64_t nodes_in_file = graph.num_nodes();
+  if (!args.flag("no-cleanup")) {
+    PassContext cleanup;
+    PassManager::from_text(kCleanupPipeline).run(graph, cleanup);
+  }
   std::vector<Tensor> inputs = bench_inputs(graph, batch, dims);
 
   std::vector<std::pair<std::string, const Graph*>> variants;
@@ -218,8 +227,10 @@ int cmd_bench(const std::vector<std::string>& argv) {
           time_runs(*g, inputs, threads, name != "qdq-as-fp32", warmup, iterations, name, bar));
 
   if (json) {
-    std::cout << "{\"model\": \"" << json_escape(path) << "\", \"batch\": " << batch
-              << ", \"iterations\": " << iterations << ", \"results\": [";
+    std::cout << "{\"model\": \"" << json_escape(path)
+              << "\", \"cleanup\": " << (args.flag("no-cleanup") ? "false" : "true")
+              << ", \"batch\": " << batch << ", \"iterations\": " << iterations
+              << ", \"results\": [";
     for (size_t i = 0; i < timings.size(); ++i) {
       const Timing& t = timings[i];
       char line[256];
@@ -234,8 +245,13 @@ int cmd_bench(const std::vector<std::string>& argv) {
     return kExitOk;
   }
   if (quiet) return kExitOk;
-  std::cout << "model " << path << ", batch " << batch << ", " << iterations << " timed runs after "
-            << warmup << " warm-up runs (oneDNN)\n";
+  std::cout << "model " << path << " ("
+            << (args.flag("no-cleanup")
+                    ? std::to_string(nodes_in_file) + " nodes, as in the file"
+                    : std::to_string(nodes_in_file) + " -> " + std::to_string(graph.num_nodes()) +
+                          " nodes after cleanup")
+            << "), batch " << batch << ", " << iterations << " timed runs after " << warmup
+            << " warm-up runs (oneDNN)\n";
   char head[160];
   std::snprintf(head, sizeof head, "%-12s %7s %11s %11s %11s %13s %8s", "variant", "threads",
                 "median ms", "p10 ms", "p90 ms", "samples/s", "speedup");

@@ -84,6 +84,11 @@ def test_bench(workspace):
                 "--profile")
     assert r.returncode == 0, r.stderr
     assert "plan of fp32, 1 thread(s):" in r.stdout and "ms/run" in r.stdout
+    assert "nodes after cleanup" in r.stdout
+    r = run_cli("bench", workspace / "model.onnx", "--iterations", "3", "--threads", "1",
+                "--no-cleanup", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["cleanup"] is False
 
 
 def test_bench_int8_when_quantize_is_registered(workspace):
