@@ -64,7 +64,8 @@ struct PlanKey {
   int threads = 0;
   std::vector<std::string> fetch;
   bool operator==(const PlanKey& o) const {
-    return graph == o.graph && version == o.version && shapes == o.shapes && dtypes == o.dtypes && threads == o.threads && fetch == o.fetch;
+    return graph == o.graph && version == o.version && shapes == o.shapes && dtypes == o.dtypes &&
+           threads == o.threads && fetch == o.fetch;
   }
 };
 
@@ -88,8 +89,8 @@ void check_inputs(const Graph& graph, const std::vector<Tensor>& inputs) {
     const TensorType& type = v->type();
     // Built only for an error: this runs before every run.
     auto what = [&] {
-      return "onednn runtime: input '" + v->name() + "' of graph '" + graph.name() +
-             "' expects " + type.str() + ", got " + type_of(t);
+      return "onednn runtime: input '" + v->name() + "' of graph '" + graph.name() + "' expects " +
+             type.str() + ", got " + type_of(t);
     };
     if (t.dtype() != type.dtype) throw Error(what() + " (wrong element type)");
     if (!type.ranked()) continue;

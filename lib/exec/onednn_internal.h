@@ -412,10 +412,17 @@ private:
   int64_t dead_ = 0;
   int64_t runs_ = 0;
   int64_t timed_runs_ = 0;
-  // Tuning (see Plan::run): the first run of the thread trial's one-thread phase; whether the
-  // Winograd trial runs (runs 2 to 9).
-  int64_t serial_from_ = 0;
-  bool winograd_trial_ = false;
+  // Tuning (see Plan::run).
+  bool winograd_trial_ = false; ///< Runs 2-9 alternate direct and Winograd convolutions.
+  int threads_ = 0;             ///< The thread count the plan runs with (set by run).
+  /// The last run on all threads (runs 2-4, or 2-9 with a Winograd trial).
+  int64_t all_threads_done() const { return winograd_trial_ ? 9 : 4; }
+  /// True when the thread trial follows (runs all_threads_done() + 1 to + 4).
+  bool thread_trial() const { return threads_ > 1 && serial_below_seconds_ > 0; }
+  /// The run after which the plan is tuned.
+  int64_t settled() const {
+    return thread_trial() ? all_threads_done() + 4 : winograd_trial_ ? all_threads_done() : 1;
+  }
   double trial_direct_ = 0.0, trial_winograd_ = 0.0;
   bool step_cpu_time_ = false;
   double serial_below_seconds_ = 0.0;

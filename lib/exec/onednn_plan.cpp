@@ -318,7 +318,6 @@ Plan::Plan(const Graph& graph, const std::vector<std::string>& fetch,
     for (const auto& step : steps_)
       for (const Node* n : step->nodes)
         if (step->info.kind == "conv" && winograd_eligible(b, *n)) winograd_trial_ = true;
-  serial_from_ = winograd_trial_ ? 10 : 5;
 
   for (const Value* v : graph.inputs())
     input_slots_.push_back(rt_.slot(v));
@@ -353,6 +352,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
     // pooling, reorders) and the reference kernels size their parallel regions by it at run
     // time, so lowering it around a serial step keeps the second thread asleep there.
     const int threads = omp_get_max_threads();
+    threads_ = threads;
     // Tuning, in the plan's first runs (run 1 plans and is never timed):
     //   runs 2-4  every step on all threads, direct convolutions; with a Winograd trial
     //             (OneDnnOptions::winograd is Auto and a convolution qualifies), runs 2-9
@@ -364,13 +364,12 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
     // Each side keeps its fastest run, so that another process taking a core for a moment does
     // not decide, and alternating keeps a clock still ramping up from favouring either side.
     const int64_t r = runs_;
-    const bool thread_trial = threads > 1 && serial_below_seconds_ > 0;
-    const int64_t all_threads_done = winograd_trial_ ? 9 : 4;
-    const bool tuning_all = r >= 2 && r <= all_threads_done;
+    const bool tuning_all = r >= 2 && r <= all_threads_done();
+    const int64_t serial_from = all_threads_done() + 1;
     if (winograd_trial_ && tuning_all) rt_.winograd = r % 2 == 1;
     const bool direct_run = tuning_all && !rt_.winograd;
     const bool winograd_run = tuning_all && rt_.winograd && r > 3;
-    const bool serial_phase = thread_trial && r >= serial_from_ && r <= serial_from_ + 3;
+    const bool serial_phase = thread_trial() && r >= serial_from && r <= settled();
     auto keep_min = [](double& best, double seconds) {
       best = best > 0 ? std::min(best, seconds) : seconds;
     };
@@ -388,7 +387,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
         step->info.seconds += seconds;
         if (direct_run) keep_min(step->best_direct, seconds);
         if (winograd_run) keep_min(step->best_winograd, seconds);
-        if (serial_phase && r > serial_from_ && step->serial_trial)
+        if (serial_phase && r > serial_from && step->serial_trial)
           keep_min(step->info.trial_serial_seconds, seconds);
         if (step_cpu_time_) step->info.cpu_seconds += process_cpu_seconds() - cpu_start;
       }
@@ -399,9 +398,9 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
     if (direct_run) keep_min(trial_direct_, run_seconds);
     if (winograd_run) keep_min(trial_winograd_, run_seconds);
-    if (r == all_threads_done) {
+    if (r == all_threads_done()) {
       if (winograd_trial_) rt_.winograd = trial_winograd_ < trial_direct_;
-      if (thread_trial)
+      if (thread_trial())
         for (const auto& step : steps_) {
           step->info.trial_seconds =
               rt_.winograd && step->best_winograd > 0 ? step->best_winograd : step->best_direct;
@@ -409,8 +408,7 @@ std::vector<Tensor> Plan::run(const std::vector<Tensor>& inputs) {
         }
     }
     if (r > 1) ++timed_runs_;
-    const int64_t settled = thread_trial ? serial_from_ + 3 : all_threads_done;
-    if (r == settled && (thread_trial || winograd_trial_)) {
+    if (r == settled() && r > 1) {
       // The plan is settled: profiles count from here.
       timed_runs_ = 0;
       for (const auto& step : steps_) {
@@ -463,8 +461,7 @@ OneDnnPlanInfo Plan::info() const {
   info.pool_bytes = rt_.pool.bytes();
   info.runs = runs_;
   info.timed_runs = timed_runs_;
-  const bool thread_trial = omp_get_max_threads() > 1 && serial_below_seconds_ > 0;
-  info.tuned = runs_ >= (thread_trial ? serial_from_ + 3 : winograd_trial_ ? 9 : 1);
+  info.tuned = runs_ >= settled();
   info.winograd = rt_.winograd;
   info.trial_direct_seconds = trial_direct_;
   info.trial_winograd_seconds = trial_winograd_;

@@ -149,9 +149,19 @@ TEST_CASE("short steps run on one thread when the thread trial finds that faster
     CHECK_FALSE(s.serial);
     CHECK(s.trial_serial_seconds == 0);
   }
+  // Tuned once the trial is over: runs 5 to 8 here (no convolution qualifies for Winograd).
+  two.serial_below_us = 1e6;
+  OneDnnExecutor counting(two);
+  for (int i = 1; i <= 8; ++i) {
+    counting.run(g, {x});
+    CHECK(counting.plan_info().tuned == (i == 8));
+  }
   OneDnnOptions one;
   one.threads = 1;
   one.serial_below_us = 1e6; // one thread: nothing to try
+  OneDnnExecutor single(one);
+  single.run(g, {x});
+  CHECK(single.plan_info().tuned); // whatever thread count the caller's OpenMP has
   for (const OneDnnStepInfo& s : plan_after_trial(one).steps) {
     CHECK_FALSE(s.serial);
     CHECK(s.trial_seconds == 0);
