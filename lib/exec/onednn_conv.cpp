@@ -88,8 +88,10 @@ protected:
     std::vector<Shape> key = operand_shapes(rt, epi);
     key.push_back(src.shape);
     if (weight_slot >= 0) key.push_back(rt.live(weight_slot).shape);
-    key.push_back(Shape{current_threads(), rt.winograd ? 1 : 0});
-    if (!prepared_ || key != cur_.key || src.dtype != cur_.dtype) {
+    // Only a convolution that may run as Winograd depends on the plan's algorithm choice.
+    const bool winograd = rt.winograd && winograd_ok;
+    key.push_back(Shape{current_threads(), winograd ? 1 : 0});
+    if (key != cur_.key || src.dtype != cur_.dtype) {
       // The plan's tuning switches thread counts and algorithms back and forth: earlier
       // preparations are kept, so that switching back costs nothing.
       auto it = std::find_if(stash_.begin(), stash_.end(), [&](const Prepared& p) {
@@ -99,7 +101,7 @@ protected:
         std::swap(cur_, *it);
         info.implementation = impl_name(cur_.pd);
       } else {
-        if (prepared_) {
+        if (!cur_.key.empty()) { // a preparation is in use: keep it
           stash_.push_back(std::move(cur_));
           cur_ = Prepared();
           if (stash_.size() > 3) stash_.erase(stash_.begin());
@@ -107,7 +109,6 @@ protected:
         prepare(rt);
         cur_.key = key;
         cur_.dtype = src.dtype;
-        prepared_ = true;
       }
     }
     Scratch scratch(rt);
@@ -202,7 +203,7 @@ private:
                                        dst_md, g.strides, g.dilates, g.pad_l, g.pad_r);
     };
     bool winograd = false;
-    if (rt.winograd && winograd_ok && !int8 && src.dtype == DType::f32 && rank == 4) {
+    if (rt.winograd && winograd_ok && src.dtype == DType::f32) {
       try {
         cur_.pd =
             conv_fwd::primitive_desc(make_desc(algorithm::convolution_winograd), attr, rt.engine);
@@ -253,8 +254,7 @@ private:
     Shape out_shape;
     DType dst_dtype = DType::f32;
   };
-  bool prepared_ = false;
-  Prepared cur_;                ///< The preparation in use.
+  Prepared cur_;                ///< The preparation in use (empty key: none yet).
   std::vector<Prepared> stash_; ///< Earlier ones, for switching back (see execute).
   ReorderCache reorders_;
 };
