@@ -9,6 +9,7 @@
 #include "shrink/ir/shape_inference.h"
 #include "shrink/pass/node_filter.h"
 #include "shrink/pass/registry.h"
+#include "shrink/pass/rewrite.h"
 
 #include <Eigen/Cholesky>
 
@@ -173,18 +174,15 @@ void find_table_inputs(const Graph& g, const std::vector<std::string>& ops,
   std::map<std::string, const LayerInfo*> by_node;
   for (const LayerInfo& l : layers)
     if (l.eligible) by_node[l.node] = &l;
-  auto sole_user = [&](const Value* v) -> const Node* {
-    return v->uses().size() == 1 && !g.is_output(v) ? v->uses()[0].node : nullptr;
-  };
   for (LayerInfo& l : layers) {
     if (!l.eligible) continue;
     const Value* v = g.find_node(l.node)->output();
-    const Node* u = sole_user(v);
+    const Node* u = single_user(v);
     if (u && u->op() == "Add" && u->num_inputs() == 2) {
       const Value* other = u->input(u->input(0) == v ? 1 : 0);
       if (other && other != v && constant_value(other)) {
         v = u->output();
-        u = sole_user(v);
+        u = single_user(v);
       }
     }
     if (!u || u->input(0) != v || std::find(ops.begin(), ops.end(), u->op()) == ops.end()) continue;
